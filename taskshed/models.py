@@ -1,0 +1,67 @@
+"""The task records users schedule, exactly as TaskShed 0.10 defines them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+from uuid import uuid4
+
+RunType = Literal["once", "recurring"]
+
+
+def _new_task_id() -> str:
+    return uuid4().hex
+
+
+@dataclass(kw_only=True)
+class TaskExecutionTime:
+    """A new ``run_at`` for an existing task; ``run_at`` is converted to UTC."""
+
+    task_id: str
+    run_at: datetime
+
+    def __post_init__(self) -> None:
+        # A naive datetime means local time, as in the reference.
+        self.run_at = self.run_at.astimezone(timezone.utc)
+
+
+@dataclass(kw_only=True)
+class Task:
+    """A schedulable call of ``callback`` with ``kwargs``, once or every ``interval``.
+
+    ``run_at`` and ``paused_at`` are converted to UTC (a naive datetime means
+    local time). A recurring task needs a positive ``interval``; a task created
+    paused without ``paused_at`` is stamped with the current time.
+    """
+
+    callback: str
+    run_at: datetime
+    run_type: RunType = "once"
+    task_id: str = field(default_factory=_new_task_id)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    interval: timedelta | None = None
+    group_id: str | None = None
+    paused: bool = False
+    coalesce: bool = True
+    paused_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.run_type not in ("once", "recurring"):
+            raise ValueError(f"run_type must be 'once' or 'recurring', not {self.run_type!r}.")
+        if self.run_type == "recurring":
+            if self.interval is None:
+                raise ValueError("An 'interval' must be provided for recurring tasks.")
+            if self.interval <= timedelta(0):
+                raise ValueError("A recurring task's 'interval' must be positive.")
+        self.run_at = self.run_at.astimezone(timezone.utc)
+        if self.paused_at is not None:
+            self.paused_at = self.paused_at.astimezone(timezone.utc)
+        elif self.paused:
+            self.paused_at = datetime.now(timezone.utc)
+
+    def interval_seconds(self) -> float | None:
+        """The interval in seconds, or ``None`` when the task has none."""
+        if self.interval:
+            return self.interval.total_seconds()
+        return None

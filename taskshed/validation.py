@@ -1,0 +1,97 @@
+"""Checks every task passes before any datastore writes it (DESIGN.md G6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from taskshed.errors import InvalidTaskError
+from taskshed.models import Task, TaskExecutionTime
+from taskshed.timeutils import EPOCH, MAX_RUN_AT
+
+#: Longest task id, group id or callback name, in characters.
+MAX_ID_LENGTH = 255
+#: Longest interval a recurring task may have.
+MAX_INTERVAL = timedelta(days=365 * 100)
+
+
+def check_identifier(value: object, what: str) -> str:
+    """Return ``value`` if it can serve as an id or name in every datastore, else raise."""
+    if not isinstance(value, str):
+        raise InvalidTaskError(f"{what} must be a string, not {type(value).__name__}.")
+    if not value:
+        raise InvalidTaskError(f"{what} must not be empty.")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidTaskError(
+            f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}."
+        )
+    if "\x00" in value:
+        raise InvalidTaskError(f"{what} must not contain a NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidTaskError(f"{what} is not valid Unicode text: {exc.reason}.") from None
+    return value
+
+
+def check_run_at(value: datetime, what: str = "run_at") -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidTaskError(f"{what} must be a datetime, not {type(value).__name__}.")
+    if value < EPOCH or value >= MAX_RUN_AT:
+        raise InvalidTaskError(
+            f"{what} {value.isoformat()} is outside the storable range "
+            f"{EPOCH.isoformat()} .. {MAX_RUN_AT.isoformat()}."
+        )
+    return value
+
+
+def check_task(task: Task) -> Task:
+    """Validate one task; raise :class:`InvalidTaskError` naming the task and the field."""
+    if not isinstance(task, Task):
+        raise InvalidTaskError(f"expected a Task, got {type(task).__name__}.")
+    task_id = check_identifier(task.task_id, "task_id")
+    try:
+        check_identifier(task.callback, "callback")
+        if task.group_id is not None:
+            check_identifier(task.group_id, "group_id")
+        check_run_at(task.run_at)
+        if task.interval is not None:
+            if not isinstance(task.interval, timedelta):
+                raise InvalidTaskError("interval must be a timedelta.")
+            if task.interval <= timedelta(0):
+                raise InvalidTaskError("interval must be positive.")
+            if task.interval > MAX_INTERVAL:
+                raise InvalidTaskError(f"interval must be at most {MAX_INTERVAL.days} days.")
+        if task.run_type == "recurring" and task.interval is None:
+            raise InvalidTaskError("a recurring task needs an interval.")
+        if not isinstance(task.kwargs, dict) or not all(isinstance(k, str) for k in task.kwargs):
+            raise InvalidTaskError("kwargs must be a dict with string keys.")
+    except InvalidTaskError as exc:
+        raise InvalidTaskError(f"task {task_id!r}: {exc}") from None
+    return task
+
+
+def check_tasks(tasks: Iterable[Task]) -> list[Task]:
+    """Validate every task before anything is written; duplicates keep the last one."""
+    by_id: dict[str, Task] = {}
+    for task in tasks:
+        check_task(task)
+        by_id.pop(task.task_id, None)
+        by_id[task.task_id] = task
+    return list(by_id.values())
+
+
+def check_execution_times(times: Iterable[TaskExecutionTime]) -> list[TaskExecutionTime]:
+    checked = []
+    for item in times:
+        check_identifier(item.task_id, "task_id")
+        check_run_at(item.run_at)
+        checked.append(item)
+    return checked
+
+
+def check_ids(task_ids: Iterable[str] | str, what: str = "task_id") -> list[str]:
+    """A list of ids from an iterable (a lone string is taken as one id, not its letters)."""
+    if isinstance(task_ids, str):
+        task_ids = [task_ids]
+    return [check_identifier(task_id, what) for task_id in dict.fromkeys(task_ids)]
