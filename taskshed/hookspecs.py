@@ -37,7 +37,7 @@ def taskshed_serializers() -> Sequence[SerializerBackend]:
 
 
 @hookspec
-def taskshed_add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def taskshed_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add sub-commands to the ``taskshed`` command line.
 
     :param subparsers: The ``add_subparsers()`` object of the top-level parser.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import uuid4
 
@@ -23,7 +23,7 @@ class TaskExecutionTime:
 
     def __post_init__(self) -> None:
         # A naive datetime means local time, as in the reference.
-        self.run_at = self.run_at.astimezone(timezone.utc)
+        self.run_at = self.run_at.astimezone(UTC)
 
 
 @dataclass(kw_only=True)
@@ -54,11 +54,11 @@ class Task:
                 raise ValueError("An 'interval' must be provided for recurring tasks.")
             if self.interval <= timedelta(0):
                 raise ValueError("A recurring task's 'interval' must be positive.")
-        self.run_at = self.run_at.astimezone(timezone.utc)
+        self.run_at = self.run_at.astimezone(UTC)
         if self.paused_at is not None:
-            self.paused_at = self.paused_at.astimezone(timezone.utc)
+            self.paused_at = self.paused_at.astimezone(UTC)
         elif self.paused:
-            self.paused_at = datetime.now(timezone.utc)
+            self.paused_at = datetime.now(UTC)
 
     def interval_seconds(self) -> float | None:
         """The interval in seconds, or ``None`` when the task has none."""

@@ -112,7 +112,8 @@ def create_plugin_manager(
         if not pm.is_registered(module):
             pm.register(module, name=name)
             pm.infos.append(_info(name, module, source="built-in"))
-    for name, plugin in [*_explicit, *((None, p) for p in plugins)]:
+    extra: list[tuple[str | None, object]] = [*_explicit, *((None, p) for p in plugins)]
+    for name, plugin in extra:
         if pm.is_registered(plugin):
             continue
         plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)

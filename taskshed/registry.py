@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from taskshed.backends import DataStoreBackend, SerializerBackend
 from taskshed.errors import DuplicateBackendError, UnknownBackendError
@@ -74,12 +75,11 @@ class BackendRegistry:
         return _names_by_plugin(self.serializers)
 
 
-def _call(impl: object) -> list:  # type: ignore[type-arg]
-    function = impl.function  # type: ignore[attr-defined]
-    return list(function() or ())
+def _call(impl: Any) -> list[Any]:
+    return list(impl.function() or ())
 
 
-def _one(table: dict, name: str, *, what: str, hint: str):  # type: ignore[no-untyped-def,type-arg]
+def _one(table: dict[str, list[tuple[str, Any]]], name: str, *, what: str, hint: str) -> Any:
     providers = table.get(name)
     if not providers:
         known = ", ".join(sorted(table)) or "none"
@@ -93,7 +93,7 @@ def _one(table: dict, name: str, *, what: str, hint: str):  # type: ignore[no-un
     return providers[0][1]
 
 
-def _names_by_plugin(table: dict) -> dict[str, list[str]]:  # type: ignore[type-arg]
+def _names_by_plugin(table: dict[str, list[tuple[str, Any]]]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for name, providers in sorted(table.items()):
         for plugin, _ in providers:

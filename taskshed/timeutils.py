@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The latest instant a task may be scheduled for (the reference stores epoch
 #: microseconds; every supported datastore can hold this).
-MAX_RUN_AT = datetime(9999, 12, 31, tzinfo=timezone.utc)
+MAX_RUN_AT = datetime(9999, 12, 31, tzinfo=UTC)
 _MICROS = timedelta(microseconds=1)
 
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_utc(dt: datetime) -> datetime:
     """``dt`` as an aware UTC datetime; a naive one is taken as local time."""
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def to_epoch_micros(dt: datetime) -> int:

@@ -1,0 +1,1 @@
+"""The ``taskshed`` command line."""

@@ -1,0 +1,23 @@
+"""Retry delays for a worker whose datastore is failing."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: ``initial * 2**n`` seconds, capped at ``maximum``."""
+
+    initial: float = 0.25
+    maximum: float = 30.0
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        ceiling = min(self.maximum, self.initial * 2 ** (self.failures - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0

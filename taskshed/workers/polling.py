@@ -1,0 +1,30 @@
+"""A worker that asks the datastore for due tasks at a fixed interval."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from taskshed.datastores.base import DataStore
+from taskshed.workers.base import BaseWorker, Callback
+
+
+class PollingWorker(BaseWorker):
+    """Claims due tasks every ``polling_interval``; a task runs at most that late."""
+
+    def __init__(
+        self,
+        callback_map: dict[str, Callback],
+        datastore: DataStore,
+        polling_interval: timedelta = timedelta(seconds=3),
+        **options: object,
+    ) -> None:
+        if polling_interval <= timedelta(0):
+            raise ValueError("polling_interval must be positive.")
+        super().__init__(callback_map, datastore, **options)  # type: ignore[arg-type]
+        self.polling_interval = polling_interval
+
+    async def update_schedule(self, run_at: object = None) -> None:
+        """A polling worker keeps its own rhythm; changes are picked up at the next poll."""
+
+    async def _idle(self) -> None:
+        await self._sleep(self.polling_interval.total_seconds())
