@@ -113,10 +113,10 @@ def create_plugin_manager(
             pm.register(module, name=name)
             pm.infos.append(_info(name, module, source="built-in"))
     extra: list[tuple[str | None, object]] = [*_explicit, *((None, p) for p in plugins)]
-    for name, plugin in extra:
+    for given_name, plugin in extra:
         if pm.is_registered(plugin):
             continue
-        plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        plugin_name = given_name or getattr(plugin, "__name__", None) or repr(plugin)
         pm.register(plugin, name=plugin_name)
         pm.infos.append(_info(plugin_name, plugin, source="explicit"))
     return pm

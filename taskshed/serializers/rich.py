@@ -59,7 +59,7 @@ class RichJSONSerializer:
         return json.dumps(_encode(kwargs), separators=_COMPACT, allow_nan=False)
 
     def loads(self, data: str) -> dict[str, Any]:
-        value = json.loads(data, object_hook=_decode_object)
+        value = _decode(json.loads(data))
         if not isinstance(value, dict):
             raise ValueError("kwargs must decode to a JSON object")
         return value
@@ -93,26 +93,36 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"values of type {type(value).__name__} can't be serialized")
 
 
-def _decode_object(obj: dict[str, Any]) -> Any:
-    tag = obj.get(TAG)
-    if tag is None or len(obj) != 2 or "v" not in obj:
-        return obj
-    value = obj["v"]
-    if tag == "dict":
+def _decode(value: Any) -> Any:
+    # Top-down, so that a wrapped user dict is kept as a dict even when it
+    # looks like a tag itself.
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    if not isinstance(value, dict):
         return value
-    if tag == "tuple":
-        return tuple(value)
-    if tag == "set":
-        return set(_hashable(item) for item in value)
-    if tag == "frozenset":
-        return frozenset(_hashable(item) for item in value)
+    tag = value.get(TAG)
+    if tag is None or len(value) != 2 or "v" not in value:
+        return {key: _decode(item) for key, item in value.items()}
+    inner = value["v"]
+    if tag == "dict":
+        if not isinstance(inner, dict):
+            raise ValueError("bad dict value")
+        return {key: _decode(item) for key, item in inner.items()}
+    if tag in ("tuple", "set", "frozenset"):
+        if not isinstance(inner, list):
+            raise ValueError(f"bad {tag} value")
+        items = [_decode(item) for item in inner]
+        if tag == "tuple":
+            return tuple(items)
+        hashable = [_hashable(item) for item in items]
+        return set(hashable) if tag == "set" else frozenset(hashable)
     decoder = _DECODERS.get(tag)
     if decoder is None:
         raise ValueError(f"unknown tagged value {tag!r}")
     try:
-        return decoder(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"bad {tag} value {value!r}: {exc}") from exc
+        return decoder(inner)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"bad {tag} value {inner!r}: {exc}") from exc
 
 
 def _hashable(item: Any) -> Any:

@@ -1,0 +1,145 @@
+"""The ``taskshed`` command: plugins, demo and worker, run as a user would run them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from taskshed import open_datastore
+from taskshed.models import Task
+from taskshed.timeutils import utcnow
+
+TASKSHED = [sys.executable, "-m", "taskshed.cli.main"]
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60):
+    return subprocess.run(
+        [*TASKSHED, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_plugins_lists_every_plugin_with_what_it_provides(tmp_path):
+    result = run_cli("plugins", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "memory://" in result.stdout
+    assert "json-rich" in result.stdout
+    assert "taskshed" in result.stdout  # the distribution column
+
+
+def test_plugins_never_shows_a_password(tmp_path):
+    result = run_cli(
+        "plugins", cwd=tmp_path, env={"TASKSHED_DATASTORE": "redis://user:topsecret@localhost:1/0"}
+    )
+    assert "topsecret" not in result.stdout + result.stderr
+    assert "redis://user:***@localhost:1/0" in result.stdout
+
+
+def test_demo_runs_and_exits_by_itself(tmp_path):
+    result = run_cli("demo", "--datastore", "memory://", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("one-off #") == 3
+    assert result.stdout.count("recurring") >= 4
+    assert "done: 7 runs" in result.stdout
+
+
+def test_unknown_scheme_is_a_clear_error_not_a_traceback(tmp_path):
+    result = run_cli("demo", "--datastore", "nosuch://x", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "unknown datastore URL scheme 'nosuch'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+CALLBACKS = textwrap.dedent(
+    """
+    import asyncio
+    from pathlib import Path
+
+    HERE = Path(__file__).parent
+
+
+    async def slow(name, seconds):
+        (HERE / f"{name}.started").touch()
+        await asyncio.sleep(seconds)
+        (HERE / f"{name}.finished").touch()
+
+
+    CALLBACKS = {"slow": slow}
+    """
+)
+
+
+async def _add(url: str, *tasks: Task) -> None:
+    store = open_datastore(url)
+    await store.start()
+    await store.add_tasks(tasks)
+    await store.shutdown()
+
+
+async def _stored(url: str, task_id: str) -> bool:
+    store = open_datastore(url)
+    await store.start()
+    try:
+        return bool(await store.fetch_tasks([task_id]))
+    finally:
+        await store.shutdown()
+
+
+def _wait_for_file(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("grace", "finishes"), [(30.0, True), (0.2, False)])
+def test_sigterm_lets_running_callbacks_finish_within_the_grace_period(
+    tmp_path, sqlite_url, grace, finishes
+):
+    pytest.importorskip("taskshed_sqlalchemy")
+    (tmp_path / "jobs.py").write_text(CALLBACKS)
+    asyncio.run(_add(sqlite_url, Task(callback="slow", run_at=utcnow(), task_id="t", kwargs={"name": "t", "seconds": 1.5})))
+    worker = subprocess.Popen(
+        [*TASKSHED, "worker", "jobs:CALLBACKS", "--datastore", sqlite_url, "--shutdown-timeout", str(grace)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_file(tmp_path / "t.started")
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, output
+    assert (tmp_path / "t.finished").exists() is finishes
+    # A finished one-off is gone; an unfinished one was released and is claimable at once.
+    assert asyncio.run(_stored(sqlite_url, "t")) is not finishes
+    if not finishes:
+        store = open_datastore(sqlite_url)
+
+        async def claim():
+            await store.start()
+            now = utcnow()
+            try:
+                return await store.acquire_tasks(
+                    worker_id="other", now=now, lease_until=now + timedelta(seconds=5), limit=5
+                )
+            finally:
+                await store.shutdown()
+
+        assert [c.task_id for c in asyncio.run(claim())] == ["t"]

@@ -1,0 +1,91 @@
+import pytest
+
+from taskshed.config import load_settings, open_datastore
+from taskshed.datastores import InMemoryDataStore
+from taskshed.errors import ConfigurationError, UnknownBackendError
+from taskshed.serializers import RichJSONSerializer
+from taskshed.urls import URL
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TASKSHED_DATASTORE", raising=False)
+    monkeypatch.delenv("TASKSHED_SERIALIZER", raising=False)
+    return tmp_path
+
+
+def write_pyproject(folder, body):
+    (folder / "pyproject.toml").write_text(f"[tool.taskshed]\n{body}\n")
+
+
+def test_pyproject_table_is_read_from_the_nearest_project(project, monkeypatch):
+    write_pyproject(project, 'datastore = "memory://"\nserializer = "json-rich"')
+    sub = project / "pkg" / "inner"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    settings = load_settings()
+    assert settings.datastore == URL.parse("memory://")
+    assert settings.serializer == "json-rich"
+    assert "pyproject" in settings.serializer_source
+
+
+def test_environment_beats_pyproject(project, monkeypatch):
+    write_pyproject(project, 'datastore = "memory://"\nserializer = "json"')
+    monkeypatch.setenv("TASKSHED_SERIALIZER", "json-rich")
+    monkeypatch.setenv("TASKSHED_DATASTORE", "redis://envhost:6379/0")
+    settings = load_settings()
+    assert settings.serializer == "json-rich"
+    assert settings.datastore.host == "envhost"
+
+
+def test_explicit_arguments_beat_everything(project, monkeypatch):
+    write_pyproject(project, 'serializer = "json-rich"')
+    monkeypatch.setenv("TASKSHED_SERIALIZER", "json-rich")
+    settings = load_settings(datastore="memory://", serializer="json")
+    assert settings.serializer == "json" and settings.serializer_source == "argument"
+
+
+def test_unknown_pyproject_key_is_an_error(project):
+    write_pyproject(project, 'datastor = "memory://"')
+    with pytest.raises(ConfigurationError, match="datastor"):
+        load_settings()
+
+
+def test_open_datastore_builds_the_configured_store(project):
+    write_pyproject(project, 'datastore = "memory://"\nserializer = "json-rich"')
+    store = open_datastore()
+    assert isinstance(store, InMemoryDataStore)
+    assert isinstance(store.serializer, RichJSONSerializer)
+
+
+def test_unknown_scheme_lists_known_ones_and_the_extra(project):
+    with pytest.raises(UnknownBackendError) as info:
+        open_datastore("nosuchstore://x")
+    assert "memory" in str(info.value)
+    with pytest.raises(UnknownBackendError, match=r"taskshed\[redis\]"):
+        from taskshed.registry import BackendRegistry
+        from taskshed.plugins import create_plugin_manager
+
+        bare = BackendRegistry.from_plugin_manager(create_plugin_manager(autoload=False))
+        open_datastore("redis://localhost", registry=bare)
+
+
+def test_unknown_serializer_lists_known_ones(project):
+    with pytest.raises(UnknownBackendError, match="json-rich"):
+        open_datastore("memory://", serializer="pickle")
+
+
+def test_url_never_shows_its_password():
+    url = URL.parse("mysql+asyncmy://app:s3cr%40t@db.example:3306/tasks?charset=utf8mb4")
+    assert url.password == "s3cr@t"
+    for text in (str(url), repr(url), url.render()):
+        assert "s3cr" not in text
+    assert "s3cr%40t" in url.render(hide_password=False)
+    assert url.database == "tasks" and url.port == 3306 and url.query == {"charset": "utf8mb4"}
+
+
+def test_bad_url_error_does_not_echo_the_password():
+    with pytest.raises(ConfigurationError) as info:
+        URL.parse("redis://user:hunter2@host:notaport/0")
+    assert "hunter2" not in str(info.value)
