@@ -20,13 +20,15 @@ def first_python_block(page: Path) -> str:
     return match.group(1)
 
 
-def run_until_line(script: str, marker: str, cwd: Path, timeout: float = 30.0) -> list[str]:
+def run_until_line(
+    script: str, marker: str, cwd: Path, timeout: float = 30.0, python: str = sys.executable
+) -> list[str]:
     """Run ``script`` (it runs forever), return its output up to ``marker``, then stop it."""
     path = cwd / "example.py"
     path.write_text(script)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
+        [python, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     )
     lines: list[str] = []
     deadline = time.monotonic() + timeout

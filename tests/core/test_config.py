@@ -3,6 +3,8 @@ import pytest
 from taskshed.config import load_settings, open_datastore
 from taskshed.datastores import InMemoryDataStore
 from taskshed.errors import ConfigurationError, UnknownBackendError
+from taskshed.plugins import create_plugin_manager
+from taskshed.registry import BackendRegistry
 from taskshed.serializers import RichJSONSerializer
 from taskshed.urls import URL
 
@@ -63,11 +65,8 @@ def test_unknown_scheme_lists_known_ones_and_the_extra(project):
     with pytest.raises(UnknownBackendError) as info:
         open_datastore("nosuchstore://x")
     assert "memory" in str(info.value)
+    bare = BackendRegistry.from_plugin_manager(create_plugin_manager(autoload=False))
     with pytest.raises(UnknownBackendError, match=r"taskshed\[redis\]"):
-        from taskshed.registry import BackendRegistry
-        from taskshed.plugins import create_plugin_manager
-
-        bare = BackendRegistry.from_plugin_manager(create_plugin_manager(autoload=False))
         open_datastore("redis://localhost", registry=bare)
 
 
