@@ -70,6 +70,8 @@ class BaseWorker:
         self._to_complete: list[Completion] = []
         self._to_release: list[Claim] = []
         self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._store_ready = False
         self._completions_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -92,10 +94,13 @@ class BaseWorker:
         self._callback_map[callback_name] = callback
 
     async def start(self) -> None:
-        """Start the datastore (idempotent) and the worker's loops; a second call is a no-op."""
+        """Start the worker's loops; a second call is a no-op.
+
+        The datastore is started by the claim loop, so a store that is
+        unreachable at start-up is retried with backoff like any later outage.
+        """
         if self._background:
             return
-        await self._datastore.start()
         self._stopping.clear()
         self._background = [
             asyncio.create_task(self._claim_loop(), name=f"taskshed-claim-{self.worker_id}"),
@@ -116,6 +121,7 @@ class BaseWorker:
             return
         self._stopping.set()
         self._wake.set()
+        self._slot_free.set()
         claim_task, lease_task, complete_task = self._background
         # The claim loop notices the flag between store calls; an acquire in
         # flight is allowed to finish (its claims are released below) rather
@@ -129,6 +135,7 @@ class BaseWorker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        await self._drain_completions(timeout=5.0)
         await _cancel_and_wait(complete_task)
         await _cancel_and_wait(lease_task)
         await self._final_flush()
@@ -144,6 +151,9 @@ class BaseWorker:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
+                if not self._store_ready:
+                    await self._datastore.start()
+                    self._store_ready = True
                 more = await self._claim_once()
                 if not more:
                     await self._idle()
@@ -164,7 +174,8 @@ class BaseWorker:
         """Claim and start up to the free capacity; True if more may be due right now."""
         free = self.max_concurrency - len(self._running)
         if free <= 0:
-            await self._wake.wait()  # a callback finished (or shutdown began)
+            self._slot_free.clear()
+            await self._slot_free.wait()  # a callback finished (or shutdown began)
             return True
         limit = min(free, self.batch_size)
         now = utcnow()
@@ -196,7 +207,7 @@ class BaseWorker:
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
-        self._wake.set()
+        self._slot_free.set()
 
     # ------------------------------------------------------------------ running
 
@@ -281,16 +292,23 @@ class BaseWorker:
                     "another worker or a change to the task took over",
                     item.task_id,
                 )
-        self._wake.set()  # a recurring task may now be due again
+        await self.update_schedule()  # a recurring task may be due sooner than planned
+
+    async def _drain_completions(self, timeout: float) -> None:
+        """Give the completion loop up to ``timeout`` seconds to record what finished."""
+        self._completions_ready.set()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._to_complete and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        if self._to_complete:
+            log.warning(
+                "worker %s: %d finished task(s) could not be recorded before shutdown; "
+                "they run again when their lease ends",
+                self.worker_id,
+                len(self._to_complete),
+            )
 
     async def _final_flush(self) -> None:
-        deadline = asyncio.get_running_loop().time() + 5.0
-        while self._to_complete and asyncio.get_running_loop().time() < deadline:
-            try:
-                await self._complete(self._to_complete[:_COMPLETION_BATCH])
-            except Exception as exc:
-                log.warning("could not record finished tasks at shutdown: %s", exc)
-                await asyncio.sleep(0.2)
         if self._to_release:
             releasing, self._to_release = self._to_release, []
             try:
