@@ -73,6 +73,7 @@ class BaseWorker:
         self._slot_free = asyncio.Event()
         self._store_ready = False
         self._completions_ready = asyncio.Event()
+        self._completions_drained = asyncio.Event()
         self._stopping = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._backoff = Backoff()
@@ -246,6 +247,7 @@ class BaseWorker:
         except Exception:
             log.exception("callback %r of task %r raised", task.callback, task.task_id)
         self._to_complete.append(Completion(task.task_id, claim.token, _next_run(task)))
+        self._completions_drained.clear()
         self._completions_ready.set()
 
     async def _set_aside(self, claim: Claim) -> None:
@@ -280,6 +282,7 @@ class BaseWorker:
                         delay,
                     )
                     await asyncio.sleep(delay)
+            self._completions_drained.set()
 
     async def _complete(self, batch: list[Completion]) -> None:
         applied = await self._datastore.complete_tasks(batch)
@@ -296,10 +299,10 @@ class BaseWorker:
 
     async def _drain_completions(self, timeout: float) -> None:
         """Give the completion loop up to ``timeout`` seconds to record what finished."""
-        self._completions_ready.set()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._to_complete and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        if self._to_complete:
+            self._completions_ready.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._completions_drained.wait(), timeout)
         if self._to_complete:
             log.warning(
                 "worker %s: %d finished task(s) could not be recorded before shutdown; "
