@@ -53,7 +53,6 @@ import asyncio
 import importlib
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +99,8 @@ class ProcessRun:
     left_in_store: set[str] = field(default_factory=set)
     timed_out: bool = False
     elapsed: float = 0.0
+    #: Each process's exit code after the run (0: shut down cleanly, -9: SIGKILLed).
+    exit_codes: dict[int, int | None] = field(default_factory=dict)
     #: Where the record files and worker stderr logs are.
     workdir: Path | None = None
 
@@ -128,9 +129,10 @@ class ProcessRun:
     def describe(self) -> str:
         """A short summary for assertion messages."""
         per_worker = {
-            index: sum(counts.values()) for index, counts in sorted(self.completions_by_worker.items())
+            index: sum(counts.values())
+            for index, counts in sorted(self.completions_by_worker.items())
         }
-        return (
+        summary = (
             f"{len(self.task_ids)} tasks, {sum(self.starts.values())} starts, "
             f"{sum(self.completions.values())} completions in {self.elapsed:.1f} s "
             f"(per worker {per_worker}); timed_out={self.timed_out}, "
@@ -139,6 +141,14 @@ class ProcessRun:
             f"interrupted={sorted(self.interrupted)[:10]}, left_in_store={sorted(self.left_in_store)[:10]}, "
             f"records in {self.workdir}"
         )
+        failed = {
+            i: code for i, code in self.exit_codes.items() if code and i != self.killed_worker
+        }
+        if failed and self.workdir is not None:
+            for index in failed:
+                log = (self.workdir / f"worker-{index}.err").read_text(errors="replace")
+                summary += f"\nworker {index} exited with {failed[index]}:\n{log[-2000:]}"
+        return summary
 
 
 async def run_worker_processes(
@@ -190,7 +200,9 @@ async def run_worker_processes(
         raise ValueError("need at least one process and a non-negative number of tasks")
     for module_name in plugins:
         register_plugin(importlib.import_module(module_name))
-    folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="taskshed-procs-"))
+    folder = (
+        Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="taskshed-procs-"))
+    )
     folder.mkdir(parents=True, exist_ok=True)
     run_id = uuid.uuid4().hex[:10]
     group = group_id or f"taskshed-testing-{run_id}"
@@ -217,18 +229,21 @@ async def run_worker_processes(
 
     store = open_datastore(url, serializer=serializer)
     await store.start()
-    children: list[subprocess.Popen[bytes]] = []
+    children: list[asyncio.subprocess.Process] = []
     started = time.monotonic()
     try:
         for index, record in enumerate(records):
             record.touch()
             with (folder / f"worker-{index}.err").open("wb") as stderr:
                 children.append(
-                    subprocess.Popen(
-                        [*command, "--record", str(record), *options],
+                    await asyncio.create_subprocess_exec(
+                        *command,
+                        "--record",
+                        str(record),
+                        *options,
                         env=child_env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
+                        stdin=asyncio.subprocess.DEVNULL,
+                        stdout=asyncio.subprocess.DEVNULL,
                         stderr=stderr,
                     )
                 )
@@ -251,8 +266,9 @@ async def run_worker_processes(
             if kill_after_starts is not None and run.killed_worker is None:
                 for index, counts in run.starts_by_worker.items():
                     if sum(counts.values()) >= kill_after_starts:
-                        children[index].send_signal(signal.SIGKILL)
-                        children[index].wait()
+                        if children[index].returncode is None:
+                            children[index].send_signal(signal.SIGKILL)
+                        await children[index].wait()
                         run.killed_worker = index
                         break
             if not run.missing:
@@ -266,6 +282,7 @@ async def run_worker_processes(
     finally:
         await _stop(children, stop_timeout)
         run.elapsed = time.monotonic() - started
+        run.exit_codes = {index: child.returncode for index, child in enumerate(children)}
         try:
             _read_records(run, records)
             if task_ids:
@@ -284,14 +301,18 @@ async def run_worker_processes(
 
 
 async def _wait_ready(
-    children: list[subprocess.Popen[bytes]], records: list[Path], folder: Path, *, deadline: float
+    children: list[asyncio.subprocess.Process],
+    records: list[Path],
+    folder: Path,
+    *,
+    deadline: float,
 ) -> None:
     waiting = set(range(len(children)))
     while waiting:
         for index in list(waiting):
             if records[index].read_bytes().startswith(b"R "):
                 waiting.discard(index)
-            elif children[index].poll() is not None:
+            elif children[index].returncode is not None:
                 error = (folder / f"worker-{index}.err").read_text(errors="replace")
                 raise WorkerProcessError(
                     f"worker process {index} exited with {children[index].returncode} "
@@ -332,14 +353,18 @@ def _read_records(run: ProcessRun, records: list[Path]) -> None:
     }
 
 
-async def _stop(children: list[subprocess.Popen[bytes]], stop_timeout: float) -> None:
+async def _stop(children: list[asyncio.subprocess.Process], stop_timeout: float) -> None:
+    """SIGTERM every worker (a graceful shutdown), SIGKILL those still alive after the timeout."""
     for child in children:
-        if child.poll() is None:
+        if child.returncode is None:
             child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + stop_timeout
-    while any(child.poll() is None for child in children) and time.monotonic() < deadline:
-        await asyncio.sleep(_POLL)
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    if not children:
+        return
+    _, alive = await asyncio.wait(
+        [asyncio.ensure_future(child.wait()) for child in children], timeout=stop_timeout
+    )
+    if alive:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+        await asyncio.wait(alive)

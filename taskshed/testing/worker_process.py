@@ -46,7 +46,9 @@ class _Recorder:
         self.write("D", task)
 
 
-def _build_worker(kind: str, callbacks: dict[str, Any], store: Any, args: argparse.Namespace) -> Any:
+def _build_worker(
+    kind: str, callbacks: dict[str, Any], store: Any, args: argparse.Namespace
+) -> Any:
     options: dict[str, Any] = {
         "lease": timedelta(seconds=args.lease),
         "max_concurrency": args.max_concurrency,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
+from taskshed.claims import Completion
 from taskshed.datastores.base import DataStore
 from taskshed.testing.suite.base import HOUR, MINUTE, T0, SuiteBase, store_test
 
@@ -25,7 +26,9 @@ class AddTests(SuiteBase):
             self.task("paused", T0 + HOUR, paused=True, paused_at=T0 - HOUR),
         ]
         await store.add_tasks(tasks)
-        stored = {task.task_id: task for task in await store.fetch_tasks(["once", "recurring", "paused"])}
+        stored = {
+            task.task_id: task for task in await store.fetch_tasks(["once", "recurring", "paused"])
+        }
         assert set(stored) == {"once", "recurring", "paused"}
         for task in tasks:
             self.assert_same_task(stored[task.task_id], task)
@@ -76,16 +79,12 @@ class AddTests(SuiteBase):
     @store_test
     async def test_replacing_drops_the_claim_on_the_old_task(self, store: DataStore) -> None:
         await store.add_tasks([self.task("t", kwargs={"v": 1})])
-        [claim] = await store.acquire_tasks(
-            worker_id="w1", now=T0, lease_until=T0 + HOUR, limit=10
-        )
+        [claim] = await store.acquire_tasks(worker_id="w1", now=T0, lease_until=T0 + HOUR, limit=10)
         await store.add_tasks([self.task("t", kwargs={"v": 2})])
         # The replacement is a new task: claimable at once, and the old claim is stale.
         [again] = await store.acquire_tasks(worker_id="w2", now=T0, lease_until=T0 + HOUR, limit=10)
         assert again.task.kwargs == {"v": 2}
         assert again.token != claim.token
-        from taskshed.claims import Completion
-
         assert await store.complete_tasks([Completion("t", claim.token, None)]) == set()
         assert (await self.fetch_one(store, "t")).kwargs == {"v": 2}
 

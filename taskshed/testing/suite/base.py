@@ -12,7 +12,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import pytest
 
@@ -35,9 +35,6 @@ class DataStoreFactory(Protocol):
     """Builds a new, *unstarted* store on the URL under test, using ``serializer``."""
 
     def __call__(self, serializer: str | None = None) -> DataStore: ...
-
-
-_Test = TypeVar("_Test", bound=Callable[..., Awaitable[None]])
 
 
 def store_test(
@@ -186,7 +183,9 @@ class SuiteBase:
         if expected.paused_at is None:
             assert actual.paused_at is None, f"task {tid!r}: paused_at {actual.paused_at}"
         else:
-            self.assert_same_instant(actual.paused_at, expected.paused_at, f"task {tid!r} paused_at")
+            self.assert_same_instant(
+                actual.paused_at, expected.paused_at, f"task {tid!r} paused_at"
+            )
 
     async def fetch_one(self, store: DataStore, task_id: str) -> Task:
         found = await store.fetch_tasks([task_id])
@@ -209,6 +208,5 @@ class SuiteBase:
 
     async def clock_past(self, instant: datetime) -> None:
         """Wait until the real clock is more than the store's resolution past ``instant``."""
-        step = max(self.time_resolution, timedelta(milliseconds=1)).total_seconds()
-        while datetime.now(timezone.utc) - instant <= 2 * self.time_resolution:
-            await asyncio.sleep(step)
+        target = instant + 2 * self.time_resolution + timedelta(milliseconds=1)
+        await asyncio.sleep(max(0.0, (target - datetime.now(timezone.utc)).total_seconds()))
