@@ -7,11 +7,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import uuid4
 
+from taskshed.errors import InvalidTaskError
+
 RunType = Literal["once", "recurring"]
 
 
 def _new_task_id() -> str:
     return uuid4().hex
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    # A naive datetime means local time, as in the reference.
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidTaskError(f"{what} {value!r} has no UTC equivalent: {exc}") from None
 
 
 @dataclass(kw_only=True)
@@ -23,7 +33,7 @@ class TaskExecutionTime:
 
     def __post_init__(self) -> None:
         # A naive datetime means local time, as in the reference.
-        self.run_at = self.run_at.astimezone(UTC)
+        self.run_at = _utc(self.run_at, "run_at")
 
 
 @dataclass(kw_only=True)
@@ -54,9 +64,9 @@ class Task:
                 raise ValueError("An 'interval' must be provided for recurring tasks.")
             if self.interval <= timedelta(0):
                 raise ValueError("A recurring task's 'interval' must be positive.")
-        self.run_at = self.run_at.astimezone(UTC)
+        self.run_at = _utc(self.run_at, "run_at")
         if self.paused_at is not None:
-            self.paused_at = self.paused_at.astimezone(UTC)
+            self.paused_at = _utc(self.paused_at, "paused_at")
         elif self.paused:
             self.paused_at = datetime.now(UTC)
 
