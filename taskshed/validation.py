@@ -27,6 +27,11 @@ def check_identifier(value: object, what: str) -> str:
         )
     if "\x00" in value:
         raise InvalidTaskError(f"{what} must not contain a NUL character.")
+    if value[-1] == " ":
+        # MySQL and MariaDB compare with PAD SPACE collations, where "a" and
+        # "a " are the same key; refusing the trailing space keeps ids distinct
+        # in every store.
+        raise InvalidTaskError(f"{what} must not end with a space.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:

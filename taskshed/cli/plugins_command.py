@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[4])
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[4]]))
     settings = load_settings(registry=registry)
     print()
     print(f"datastore:  {settings.datastore} (from {settings.datastore_source})")

@@ -85,6 +85,7 @@ async def test_update_execution_times_of_a_missing_task_raises_and_changes_nothi
         {"task_id": ""},
         {"task_id": "x" * 256},
         {"task_id": "nul\x00id"},
+        {"task_id": "trailing space "},
         {"group_id": ""},
         {"callback": ""},
         {"run_at": datetime(1960, 1, 1, tzinfo=timezone.utc)},

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
+from taskshed_redis import RedisDataStore
 
+from taskshed.datastores.base import DataStore
 from taskshed.testing import DataStoreSuite
+from taskshed.timeutils import to_epoch_seconds
 
 pytestmark = pytest.mark.redis
 
@@ -19,3 +23,22 @@ class TestRedisConformance(DataStoreSuite):
         # A prefix of its own per test, so that remove_all_tasks() between
         # tests never touches another test's (or another helper's) keys.
         return f"{redis_url}?prefix=tstest-{uuid.uuid4().hex}"
+
+    async def write_malformed_record(self, store: DataStore, task_id: str, run_at: datetime) -> None:
+        # A hash as another program might leave it: reference fields, kwargs that aren't JSON.
+        assert isinstance(store, RedisDataStore)
+        score = to_epoch_seconds(run_at)
+        fields = {
+            "task_id": task_id,
+            "run_at": repr(score),
+            "paused": "0",
+            "callback": "conformance_callback",
+            "kwargs": "{not json",
+            "run_type": "once",
+            "interval": "",
+            "group_id": "",
+            "coalesce": "1",
+            "paused_at": "",
+        }
+        await store.client.hset(store.keys.task(task_id), mapping=fields)
+        await store.client.zadd(store.keys.queue, {task_id: score})
