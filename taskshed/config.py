@@ -102,7 +102,9 @@ def load_settings(
     )
 
 
-def get_serializer(name: str | None = None, *, registry: BackendRegistry | None = None) -> Serializer:
+def get_serializer(
+    name: str | None = None, *, registry: BackendRegistry | None = None
+) -> Serializer:
     """The serializer registered under ``name`` (default: the configured one)."""
     registry = registry or default_registry()
     if name is None:

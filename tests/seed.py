@@ -28,7 +28,12 @@ def run_until_line(
     path.write_text(script)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [python, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
+        [python, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
     )
     lines: list[str] = []
     deadline = time.monotonic() + timeout

@@ -17,7 +17,11 @@ POSTGRESQL_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TASKSHED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-_PORTS = {"mariadb": ("127.0.0.1", 3306), "postgresql": ("127.0.0.1", 5432), "redis": ("127.0.0.1", 6379)}
+_PORTS = {
+    "mariadb": ("127.0.0.1", 3306),
+    "postgresql": ("127.0.0.1", 5432),
+    "redis": ("127.0.0.1", 6379),
+}
 
 
 def services_required() -> bool:

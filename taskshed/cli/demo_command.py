@@ -71,7 +71,10 @@ async def _demo(args: argparse.Namespace) -> int:
                 task_id=f"{group}-once-{i}",
                 callback="report",
                 run_at=start + timedelta(seconds=delay),
-                kwargs={"label": f"one-off #{i}", "due": (start + timedelta(seconds=delay)).isoformat()},
+                kwargs={
+                    "label": f"one-off #{i}",
+                    "due": (start + timedelta(seconds=delay)).isoformat(),
+                },
                 group_id=group,
             )
             for i, delay in enumerate(ONE_OFF_DELAYS, 1)
@@ -88,8 +91,10 @@ async def _demo(args: argparse.Namespace) -> int:
             )
         )
         await scheduler.add_tasks(tasks)
-        print(f"scheduled {len(ONE_OFF_DELAYS)} one-off tasks and 1 recurring task "
-              f"(every {RECURRING_EVERY} s, shown {RECURRING_RUNS} times)")
+        print(
+            f"scheduled {len(ONE_OFF_DELAYS)} one-off tasks and 1 recurring task "
+            f"(every {RECURRING_EVERY} s, shown {RECURRING_RUNS} times)"
+        )
         try:
             await asyncio.wait_for(finished.wait(), timeout=args.timeout)
         except TimeoutError:

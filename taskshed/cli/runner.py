@@ -23,7 +23,9 @@ async def run_until_signalled(worker: BaseWorker, stop: asyncio.Event | None = N
         await worker.start()
         await stop.wait()
     finally:
-        log.info("shutting down: waiting up to %.0f s for running callbacks", worker.shutdown_timeout)
+        log.info(
+            "shutting down: waiting up to %.0f s for running callbacks", worker.shutdown_timeout
+        )
         await worker.shutdown()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

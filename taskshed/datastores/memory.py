@@ -157,9 +157,7 @@ class InMemoryDataStore(DataStore):
         check_identifier(group_id, "group_id")
         async with self._lock:
             return [
-                self._materialize(e)
-                for e in self._entries.values()
-                if e.task.group_id == group_id
+                self._materialize(e) for e in self._entries.values() if e.task.group_id == group_id
             ]
 
     # ------------------------------------------------------------------ claims

@@ -111,9 +111,24 @@ def test_sigterm_lets_running_callbacks_finish_within_the_grace_period(
 ):
     pytest.importorskip("taskshed_sqlalchemy")
     (tmp_path / "jobs.py").write_text(CALLBACKS)
-    asyncio.run(_add(sqlite_url, Task(callback="slow", run_at=utcnow(), task_id="t", kwargs={"name": "t", "seconds": 1.5})))
+    asyncio.run(
+        _add(
+            sqlite_url,
+            Task(
+                callback="slow", run_at=utcnow(), task_id="t", kwargs={"name": "t", "seconds": 1.5}
+            ),
+        )
+    )
     worker = subprocess.Popen(
-        [*TASKSHED, "worker", "jobs:CALLBACKS", "--datastore", sqlite_url, "--shutdown-timeout", str(grace)],
+        [
+            *TASKSHED,
+            "worker",
+            "jobs:CALLBACKS",
+            "--datastore",
+            sqlite_url,
+            "--shutdown-timeout",
+            str(grace),
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -31,7 +31,12 @@ def test_defaults_match_the_reference():
 @pytest.mark.parametrize("interval", [None, timedelta(0), timedelta(seconds=-1)])
 def test_recurring_task_needs_a_positive_interval(interval):
     with pytest.raises(ValueError):
-        Task(callback="cb", run_at=datetime.now(timezone.utc), run_type="recurring", interval=interval)
+        Task(
+            callback="cb",
+            run_at=datetime.now(timezone.utc),
+            run_type="recurring",
+            interval=interval,
+        )
 
 
 def test_task_created_paused_is_stamped():

@@ -21,7 +21,9 @@ class ExtraStorePlugin:
 
     @hookimpl
     def taskshed_datastore_backends(self):
-        return [DataStoreBackend((self.scheme,), lambda url, ser: InMemoryDataStore(serializer=ser))]
+        return [
+            DataStoreBackend((self.scheme,), lambda url, ser: InMemoryDataStore(serializer=ser))
+        ]
 
 
 @pytest.fixture
@@ -29,7 +31,9 @@ def fake_distribution(tmp_path, monkeypatch):
     """Install a distribution whose entry point can't be imported, the way pip would lay it out."""
     dist = tmp_path / "broken_taskshed_plugin-0.1.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-taskshed-plugin\nVersion: 0.1\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: broken-taskshed-plugin\nVersion: 0.1\n"
+    )
     (dist / "entry_points.txt").write_text(
         textwrap.dedent(
             """

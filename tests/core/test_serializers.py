@@ -80,9 +80,9 @@ async def test_unencodable_value_names_task_and_key_and_stores_nothing(serialize
         await scheduler.add_tasks([good, bad])
     assert info.value.task_id == "bad-one" and info.value.key == "obj"
     assert "bad-one" in str(info.value) and "obj" in str(info.value)
-    assert [t.task_id for t in await scheduler.fetch_tasks(task_ids=["keep", "good", "bad-one"])] == [
-        "keep"
-    ]
+    assert [
+        t.task_id for t in await scheduler.fetch_tasks(task_ids=["keep", "good", "bad-one"])
+    ] == ["keep"]
 
 
 async def test_add_task_with_unencodable_value_raises_before_storing():

@@ -81,7 +81,9 @@ async def test_callbacks_run_with_bounded_concurrency(make_worker):
     worker = make_worker({"job": job}, store, max_concurrency=3)
     scheduler = AsyncScheduler(store, worker=worker)
     await scheduler.start()
-    await scheduler.add_tasks([Task(callback="job", run_at=utcnow(), kwargs={"n": i}) for i in range(10)])
+    await scheduler.add_tasks(
+        [Task(callback="job", run_at=utcnow(), kwargs={"n": i}) for i in range(10)]
+    )
     await asyncio.wait_for(three_running.wait(), 5)
     release.set()
     await wait_until(lambda: finished == 10, what="all ten jobs")
@@ -116,14 +118,18 @@ class FlakyStore(InMemoryDataStore):
 
 
 @pytest.mark.parametrize("make_worker", WORKERS)
-async def test_worker_survives_datastore_errors_and_runs_everything_once(make_worker, loop_errors, caplog):
+async def test_worker_survives_datastore_errors_and_runs_everything_once(
+    make_worker, loop_errors, caplog
+):
     runs = []
 
     async def job(n):
         runs.append(n)
 
     store = FlakyStore(acquire_failures=3, complete_failures=2)
-    await store.add_tasks([Task(callback="job", run_at=utcnow(), task_id=f"t{i}", kwargs={"n": i}) for i in range(5)])
+    await store.add_tasks(
+        [Task(callback="job", run_at=utcnow(), task_id=f"t{i}", kwargs={"n": i}) for i in range(5)]
+    )
     worker = make_worker({"job": job}, store)
     await worker.start()
     await wait_until(lambda: _all_gone(store), timeout=20, what="every task completed")
@@ -146,12 +152,16 @@ async def test_shutdown_releases_unfinished_tasks_for_other_workers():
 
     store = InMemoryDataStore()
     await store.add_tasks([Task(callback="hang", run_at=utcnow(), task_id="t")])
-    worker = EventDrivenWorker({"hang": hang}, store, shutdown_timeout=0.1, lease=timedelta(minutes=5))
+    worker = EventDrivenWorker(
+        {"hang": hang}, store, shutdown_timeout=0.1, lease=timedelta(minutes=5)
+    )
     await worker.start()
     await asyncio.wait_for(started.wait(), 5)
     await worker.shutdown()
     now = utcnow()
-    claims = await store.acquire_tasks(worker_id="other", now=now, lease_until=now + timedelta(seconds=5), limit=10)
+    claims = await store.acquire_tasks(
+        worker_id="other", now=now, lease_until=now + timedelta(seconds=5), limit=10
+    )
     assert [c.task_id for c in claims] == ["t"]
 
 

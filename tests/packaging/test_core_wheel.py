@@ -34,7 +34,10 @@ def test_core_wheel_alone_gives_a_working_scheduler(tmp_path):
         [str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True, timeout=300
     )
     installed = subprocess.run(
-        [str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+        [str(python), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "pluggy==" in installed
     for driver in ("SQLAlchemy", "redis", "asyncmy", "aiosqlite", "asyncpg"):
@@ -54,7 +57,11 @@ def test_core_wheel_alone_gives_a_working_scheduler(tmp_path):
     assert "pip install 'taskshed[redis]'" in missing.stderr
 
     demo = subprocess.run(
-        [str(env_dir / "bin" / "taskshed"), "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+        [str(env_dir / "bin" / "taskshed"), "demo"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "memory://" in demo.stdout

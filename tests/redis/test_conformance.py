@@ -24,7 +24,9 @@ class TestRedisConformance(DataStoreSuite):
         # tests never touches another test's (or another helper's) keys.
         return f"{redis_url}?prefix=tstest-{uuid.uuid4().hex}"
 
-    async def write_malformed_record(self, store: DataStore, task_id: str, run_at: datetime) -> None:
+    async def write_malformed_record(
+        self, store: DataStore, task_id: str, run_at: datetime
+    ) -> None:
         # A hash as another program might leave it: reference fields, kwargs that aren't JSON.
         assert isinstance(store, RedisDataStore)
         score = to_epoch_seconds(run_at)
