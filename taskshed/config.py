@@ -33,13 +33,27 @@ class Settings:
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start`` (default: the working directory)."""
+    """The nearest ``pyproject.toml`` with a ``[tool.taskshed]`` table, at or above ``start``.
+
+    ``pyproject.toml`` files without the table are passed over, so a package
+    inside a monorepo still finds the repository's configuration.
+    """
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if candidate.is_file() and _has_taskshed_table(candidate):
             return candidate
     return None
+
+
+def _has_taskshed_table(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"can't read {path}: {exc}") from exc
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "taskshed" in tool
 
 
 def read_pyproject_table(path: Path | None) -> dict[str, Any]:
@@ -79,7 +93,8 @@ def load_settings(
     registry: BackendRegistry | None = None,
 ) -> Settings:
     """Resolve the configuration: explicit arguments > environment > pyproject.toml > defaults."""
-    table = read_pyproject_table(pyproject or find_pyproject())
+    pyproject = pyproject or find_pyproject()
+    table = read_pyproject_table(pyproject)
 
     def pick(explicit: Any, env: str, key: str) -> tuple[Any, str]:
         if explicit is not None:
@@ -87,7 +102,9 @@ def load_settings(
         if os.environ.get(env):
             return os.environ[env], f"environment {env}"
         if key in table:
-            return table[key], "pyproject.toml [tool.taskshed]"
+            if not isinstance(table[key], str):
+                raise ConfigurationError(f"[tool.taskshed] {key} in {pyproject} must be a string")
+            return table[key], f"{pyproject} [tool.taskshed]"
         return None, "default"
 
     url, url_source = pick(datastore, DATASTORE_ENV, "datastore")

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "taskshed"
 STRICT_ENV = "TASKSHED_STRICT_PLUGINS"
 DISABLE_AUTOLOAD_ENV = "TASKSHED_DISABLE_PLUGIN_AUTOLOAD"
+#: Comma-separated modules to import and register explicitly (works with autoload off,
+#: so the command line can see plugins in a frozen or locked-down install).
+PLUGINS_ENV = "TASKSHED_PLUGINS"
 
 #: The core's own plugins. They are registered through the core's entry points
 #: like any other plugin; this list is only used when autoloading is off.
@@ -55,7 +58,7 @@ class TaskshedPluginManager(pluggy.PluginManager):
         return [info for info in self.infos if info.error is not None]
 
 
-def _flag(name: str) -> bool:
+def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -96,12 +99,13 @@ def create_plugin_manager(
         :func:`register_plugin` are loaded.
     :param strict: a plugin that fails to load raises :class:`PluginLoadError`
         instead of being reported and skipped (default: ``TASKSHED_STRICT_PLUGINS=1``).
-    :param plugins: extra plugin objects to register.
+    :param plugins: extra plugin objects to register (as are the modules named in
+        ``TASKSHED_PLUGINS``, comma-separated).
     """
     if autoload is None:
-        autoload = not _flag(DISABLE_AUTOLOAD_ENV)
+        autoload = not env_flag(DISABLE_AUTOLOAD_ENV)
     if strict is None:
-        strict = _flag(STRICT_ENV)
+        strict = env_flag(STRICT_ENV)
     pm = TaskshedPluginManager()
     pm.add_hookspecs(hookspecs)
     if autoload:
@@ -113,6 +117,21 @@ def create_plugin_manager(
             pm.register(module, name=name)
             pm.infos.append(_info(name, module, source="built-in"))
     extra: list[tuple[str | None, object]] = [*_explicit, *((None, p) for p in plugins)]
+    for module_name in filter(
+        None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))
+    ):
+        try:
+            extra.append((module_name, importlib.import_module(module_name)))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if strict:
+                raise PluginLoadError(
+                    f"taskshed plugin {module_name!r} (from {PLUGINS_ENV}) failed to load: {message}"
+                ) from exc
+            log.warning(
+                "taskshed plugin %r (from %s) failed to load: %s", module_name, PLUGINS_ENV, message
+            )
+            pm.infos.append(PluginInfo(module_name, None, None, PLUGINS_ENV, message))
     for given_name, plugin in extra:
         if pm.is_registered(plugin):
             continue

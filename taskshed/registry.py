@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskshed.backends import DataStoreBackend, SerializerBackend
 from taskshed.errors import DuplicateBackendError, UnknownBackendError
-from taskshed.plugins import TaskshedPluginManager, create_plugin_manager
+from taskshed.plugins import (
+    DISABLE_AUTOLOAD_ENV,
+    TaskshedPluginManager,
+    create_plugin_manager,
+    env_flag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,7 @@ class BackendRegistry:
             self.datastores,
             scheme.lower(),
             what="datastore URL scheme",
-            hint=_install_hint(scheme.lower()),
+            hint=_install_hint(scheme.lower(), self.datastores),
         )
 
     def serializer(self, name: str) -> SerializerBackend:
@@ -101,11 +107,23 @@ def _names_by_plugin(table: dict[str, list[tuple[str, Any]]]) -> dict[str, list[
     return result
 
 
-def _install_hint(scheme: str) -> str:
-    extra = KNOWN_EXTRAS.get(scheme) or KNOWN_EXTRAS.get(scheme.split("+")[0])
+def _install_hint(scheme: str, known: Mapping[str, object]) -> str:
+    dialect, _, driver = scheme.partition("+")
+    if driver and dialect in known:
+        return (
+            f" The {driver!r} driver is not supported for {dialect}; use one of the "
+            f"schemes above (e.g. {dialect}://)."
+        )
+    extra = KNOWN_EXTRAS.get(scheme) or KNOWN_EXTRAS.get(dialect)
     if extra is None:
         return ""
-    return f" Install it with: pip install 'taskshed[{extra}]'"
+    hint = f" Install it with: pip install 'taskshed[{extra}]'"
+    if env_flag(DISABLE_AUTOLOAD_ENV):
+        hint += (
+            f" (plugin autoloading is off, {DISABLE_AUTOLOAD_ENV}=1: if it is installed, "
+            "register it with taskshed.register_plugin())"
+        )
+    return hint
 
 
 _default: BackendRegistry | None = None

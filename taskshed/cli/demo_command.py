@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
-from taskshed.cli.options import add_store_options, describe_store, store_from_args
+from taskshed.cli.options import add_store_options, describe_store, positive_float, store_from_args
 from taskshed.models import Task
 from taskshed.schedulers import AsyncScheduler
 from taskshed.timeutils import utcnow
@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_store_options(parser)
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="give up after this many seconds (30)"
+        "--timeout", type=positive_float, default=30.0, help="give up after this many seconds (30)"
     )
     parser.set_defaults(func=run)
 
@@ -103,5 +103,11 @@ async def _demo(args: argparse.Namespace) -> int:
         print(f"done: {ran} runs")
         return 0
     finally:
-        await scheduler.remove_tasks(group_id=group)
+        # The worker stops first, so that removing the demo's tasks can't race
+        # the completion of a run that is still being recorded.
+        await worker.shutdown()
+        try:
+            await scheduler.remove_tasks(group_id=group)
+        except Exception as exc:
+            print(f"demo: could not remove its tasks (group {group}): {exc}")
         await scheduler.shutdown()

@@ -8,11 +8,33 @@ import sys
 from collections.abc import Sequence
 
 from taskshed.cli import demo_command, plugins_command, worker_command
-from taskshed.errors import TaskshedError
-from taskshed.registry import default_registry
+from taskshed.errors import PluginLoadError, TaskshedError
+from taskshed.plugins import create_plugin_manager
+from taskshed.registry import BackendRegistry, default_registry
+
+#: Libraries whose INFO chatter (migration steps, driver notes) would drown a command's output.
+_QUIET_LOGGERS = ("alembic", "asyncmy")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_registry() -> tuple[BackendRegistry, PluginLoadError | None]:
+    """The registry whose plugins may add commands; in strict mode a broken plugin is kept aside.
+
+    The error is returned rather than raised, so that ``--help`` and
+    ``taskshed plugins`` still work and every other command reports it in one line.
+    """
+    try:
+        return default_registry(), None
+    except PluginLoadError as exc:
+        # The error is reported once, by the caller; the lenient reload stays quiet.
+        plugin_log = logging.getLogger("taskshed.plugins")
+        plugin_log.disabled = True
+        try:
+            return BackendRegistry.from_plugin_manager(create_plugin_manager(strict=False)), exc
+        finally:
+            plugin_log.disabled = False
+
+
+def build_parser(registry: BackendRegistry | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskshed", description="Schedule and run asyncio tasks from a shared datastore."
     )
@@ -26,21 +48,27 @@ def build_parser() -> argparse.ArgumentParser:
     plugins_command.add_parser(subparsers)
     worker_command.add_parser(subparsers)
     demo_command.add_parser(subparsers)
-    default_registry().plugin_manager.hook.taskshed_add_commands(subparsers=subparsers)
+    registry = registry or _command_registry()[0]
+    registry.plugin_manager.hook.taskshed_add_commands(subparsers=subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    registry, strict_error = _command_registry()
+    parser = build_parser(registry)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(logging, args.log_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:
+        for name in _QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(max(level, logging.WARNING))
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
         return 2
+    if strict_error is not None and func is not plugins_command.run:
+        print(f"taskshed: error: {strict_error}", file=sys.stderr)
+        return 1
     try:
         return int(func(args) or 0)
     except TaskshedError as exc:

@@ -11,7 +11,13 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from taskshed.cli.options import add_store_options, describe_store, store_from_args
+from taskshed.cli.options import (
+    add_store_options,
+    describe_store,
+    positive_float,
+    positive_int,
+    store_from_args,
+)
 from taskshed.cli.runner import run_until_signalled
 from taskshed.errors import ConfigurationError
 from taskshed.workers import EventDrivenWorker, PollingWorker
@@ -31,15 +37,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_store_options(parser)
     parser.add_argument(
         "--polling",
-        type=float,
+        type=positive_float,
         metavar="SECONDS",
         help="poll every SECONDS instead of waking when the next task is due",
     )
-    parser.add_argument("--concurrency", type=int, default=100, help="callbacks at once (100)")
-    parser.add_argument("--lease", type=float, default=30.0, help="claim lease in seconds (30)")
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=100, help="callbacks at once (100)"
+    )
+    parser.add_argument(
+        "--lease", type=positive_float, default=30.0, help="claim lease in seconds (30)"
+    )
     parser.add_argument(
         "--shutdown-timeout",
-        type=float,
+        type=positive_float,
         default=30.0,
         help="seconds running callbacks get to finish on shutdown (30)",
     )

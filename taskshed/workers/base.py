@@ -167,8 +167,8 @@ class BaseWorker:
                     type(exc).__name__,
                     exc,
                     delay,
-                    exc_info=self._backoff.failures == 1,
                 )
+                log.debug("the datastore error in full", exc_info=True)
                 await self._sleep(delay)
 
     async def _claim_once(self) -> bool:

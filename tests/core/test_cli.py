@@ -158,3 +158,32 @@ def test_sigterm_lets_running_callbacks_finish_within_the_grace_period(
                 await store.shutdown()
 
         assert [c.task_id for c in asyncio.run(claim())] == ["t"]
+
+
+def test_bad_option_values_are_usage_errors_not_tracebacks(tmp_path):
+    for option in (["--concurrency", "0"], ["--lease", "-1"], ["--polling", "0"]):
+        result = run_cli("worker", "jobs:CALLBACKS", *option, cwd=tmp_path)
+        assert result.returncode == 2, option
+        assert "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_plugins_flags_a_configuration_no_plugin_provides(tmp_path):
+    result = run_cli("plugins", cwd=tmp_path, env={"TASKSHED_SERIALIZER": "yaml"})
+    assert result.returncode == 1
+    assert "unknown serializer 'yaml'" in result.stdout
+
+
+def test_strict_mode_reports_a_broken_plugin_in_one_line(tmp_path):
+    (tmp_path / "broken_plugin_module.py").write_text("import taskshed_no_such_driver_xyz\n")
+    env = {
+        "TASKSHED_STRICT_PLUGINS": "1",
+        "TASKSHED_PLUGINS": "broken_plugin_module",
+        "PYTHONPATH": str(tmp_path),
+    }
+    demo = run_cli("demo", "--datastore", "memory://", cwd=tmp_path, env=env)
+    assert demo.returncode == 1
+    assert demo.stderr.startswith("taskshed: error:") and "Traceback" not in demo.stderr
+    assert "broken_plugin_module" in demo.stderr
+    listing = run_cli("plugins", cwd=tmp_path, env=env)
+    assert listing.returncode == 1 and "Traceback" not in listing.stderr
+    assert "LOAD ERROR" in listing.stdout and "memory://" in listing.stdout

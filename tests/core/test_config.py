@@ -88,3 +88,29 @@ def test_bad_url_error_does_not_echo_the_password():
     with pytest.raises(ConfigurationError) as info:
         URL.parse("redis://user:hunter2@host:notaport/0")
     assert "hunter2" not in str(info.value)
+
+
+def test_a_nested_pyproject_without_the_table_does_not_hide_the_projects(project, monkeypatch):
+    write_pyproject(project, 'datastore = "memory://"\nserializer = "json-rich"')
+    package = project / "packages" / "api"
+    package.mkdir(parents=True)
+    (package / "pyproject.toml").write_text('[project]\nname = "api"\n')
+    monkeypatch.chdir(package)
+    settings = load_settings()
+    assert settings.serializer == "json-rich"
+    assert str(project / "pyproject.toml") in settings.serializer_source
+
+
+def test_a_non_string_value_names_the_file(project):
+    write_pyproject(project, "datastore = 5")
+    with pytest.raises(ConfigurationError, match=r"pyproject\.toml"):
+        load_settings()
+
+
+@pytest.mark.parametrize("scheme", ["mysql+aiomysql", "postgresql+psycopg"])
+def test_an_unsupported_driver_of_a_known_database_says_so(project, scheme):
+    registry = BackendRegistry.from_plugin_manager(create_plugin_manager(autoload=False))
+    registry.datastores.setdefault(scheme.split("+")[0], [])
+    registry.datastores[scheme.split("+")[0]].append(("test", None))
+    with pytest.raises(UnknownBackendError, match="driver is not supported"):
+        open_datastore(f"{scheme}://host/db", registry=registry)

@@ -110,3 +110,19 @@ def test_no_plugin_manager_is_created_at_import_time():
         for value in vars(module).values():
             assert not (type(value).__name__ == "TaskshedPluginManager"), name
     importlib.import_module("taskshed.registry")
+
+
+def test_taskshed_plugins_env_registers_modules_even_without_autoload(tmp_path, monkeypatch):
+    (tmp_path / "envplugin_mod.py").write_text(
+        "from taskshed import hookimpl\n"
+        "from taskshed.backends import DataStoreBackend\n"
+        "from taskshed.datastores import InMemoryDataStore\n"
+        "@hookimpl\n"
+        "def taskshed_datastore_backends():\n"
+        "    return [DataStoreBackend(('fromenv',), lambda url, ser: InMemoryDataStore(serializer=ser))]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TASKSHED_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("TASKSHED_PLUGINS", "envplugin_mod")
+    registry = BackendRegistry.from_plugin_manager(create_plugin_manager())
+    assert registry.datastore("fromenv")
