@@ -18,6 +18,8 @@ def _new_task_id() -> str:
 
 def _utc(value: datetime, what: str) -> datetime:
     # A naive datetime means local time, as in the reference.
+    if not isinstance(value, datetime):
+        raise InvalidTaskError(f"{what} must be a datetime, not {type(value).__name__}.")
     try:
         return value.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
@@ -58,12 +60,16 @@ class Task:
 
     def __post_init__(self) -> None:
         if self.run_type not in ("once", "recurring"):
-            raise ValueError(f"run_type must be 'once' or 'recurring', not {self.run_type!r}.")
+            raise InvalidTaskError(
+                f"run_type must be 'once' or 'recurring', not {self.run_type!r}."
+            )
         if self.run_type == "recurring":
             if self.interval is None:
-                raise ValueError("An 'interval' must be provided for recurring tasks.")
+                raise InvalidTaskError("An 'interval' must be provided for recurring tasks.")
+            if not isinstance(self.interval, timedelta):
+                raise InvalidTaskError("A recurring task's 'interval' must be a timedelta.")
             if self.interval <= timedelta(0):
-                raise ValueError("A recurring task's 'interval' must be positive.")
+                raise InvalidTaskError("A recurring task's 'interval' must be positive.")
         self.run_at = _utc(self.run_at, "run_at")
         if self.paused_at is not None:
             self.paused_at = _utc(self.paused_at, "paused_at")

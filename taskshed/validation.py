@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from taskshed.errors import InvalidTaskError
+from taskshed.errors import InvalidTaskError, SerializationError
 from taskshed.models import Task, TaskExecutionTime
 from taskshed.timeutils import EPOCH, MAX_RUN_AT
 
 #: Longest task id, group id or callback name, in characters.
 MAX_ID_LENGTH = 255
+#: Largest encoded kwargs, in bytes: what TaskShed 0.10's MySQL column (MEDIUMTEXT) holds.
+MAX_KWARGS_BYTES = 16 * 1024 * 1024 - 1
 #: Longest interval a recurring task may have.
 MAX_INTERVAL = timedelta(days=365 * 100)
 
@@ -100,3 +102,15 @@ def check_ids(task_ids: Iterable[str] | str, what: str = "task_id") -> list[str]
     if isinstance(task_ids, str):
         task_ids = [task_ids]
     return [check_identifier(task_id, what) for task_id in dict.fromkeys(task_ids)]
+
+
+def check_kwargs_size(task: Task, payload: str) -> str:
+    """Return ``payload`` if every store can hold it, else raise naming the task."""
+    size = len(payload.encode("utf-8"))
+    if size > MAX_KWARGS_BYTES:
+        raise SerializationError(
+            f"task {task.task_id!r}: kwargs take {size} bytes encoded; the limit is "
+            f"{MAX_KWARGS_BYTES} (keep large data elsewhere and pass a reference)",
+            task_id=task.task_id,
+        )
+    return payload

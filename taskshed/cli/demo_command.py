@@ -63,6 +63,20 @@ async def _demo(args: argparse.Namespace) -> int:
     store = store_from_args(args)
     worker = EventDrivenWorker({"report": report, "tick": tick}, store)
     scheduler = AsyncScheduler(store, worker=worker)
+    await store.start()
+    # The demo's worker would claim (and, not knowing their callbacks, set aside)
+    # any other task that falls due while it runs: refuse a store that has some.
+    horizon = utcnow() + timedelta(seconds=args.timeout + 5)
+    others = await store.fetch_due_tasks(horizon)
+    if others:
+        await store.shutdown()
+        print(
+            f"demo: this datastore holds {len(others)} other task(s) due within "
+            f"{args.timeout:.0f} s; the demo's worker would claim them. Run the demo "
+            "against an empty store, e.g. --datastore memory:// or "
+            "--datastore sqlite+aiosqlite:///demo.db"
+        )
+        return 1
     await scheduler.start()
     try:
         start = utcnow()

@@ -53,9 +53,22 @@ def build_parser(registry: BackendRegistry | None = None) -> argparse.ArgumentPa
     return parser
 
 
+#: Commands that plugins add, and the extra that brings each.
+_PLUGIN_COMMANDS = {"db": "sqlite] or taskshed[mysql] or taskshed[postgresql"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     registry, strict_error = _command_registry()
     parser = build_parser(registry)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    if command in _PLUGIN_COMMANDS and command not in _subcommands(parser):
+        print(
+            f"taskshed: error: the {command!r} command comes with a plugin: "
+            f"pip install 'taskshed[{_PLUGIN_COMMANDS[command]}]'",
+            file=sys.stderr,
+        )
+        return 2
     args = parser.parse_args(argv)
     level = getattr(logging, args.log_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -74,6 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskshedError as exc:
         print(f"taskshed: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 if __name__ == "__main__":

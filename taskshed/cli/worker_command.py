@@ -19,7 +19,7 @@ from taskshed.cli.options import (
     store_from_args,
 )
 from taskshed.cli.runner import run_until_signalled
-from taskshed.errors import ConfigurationError
+from taskshed.errors import ConfigurationError, SchemaVersionError
 from taskshed.workers import EventDrivenWorker, PollingWorker
 from taskshed.workers.base import BaseWorker, Callback
 
@@ -105,6 +105,18 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(worker: BaseWorker) -> None:
     try:
+        await _check_schema(worker)
         await run_until_signalled(worker)
     finally:
         await worker.datastore.shutdown()
+
+
+async def _check_schema(worker: BaseWorker) -> None:
+    """Stop at once on a schema that needs `taskshed db upgrade`; other start-up errors
+    (a server that is down) are left to the worker, which retries them."""
+    try:
+        await worker.datastore.start()
+    except SchemaVersionError:
+        raise
+    except Exception as exc:
+        log.warning("datastore not reachable yet (%s); the worker keeps retrying", exc)

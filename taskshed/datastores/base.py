@@ -14,7 +14,7 @@ from taskshed.claims import Claim, Completion
 from taskshed.models import Task, TaskExecutionTime
 from taskshed.serializers.base import Serializer, encode_kwargs
 from taskshed.serializers.json import JSONSerializer
-from taskshed.validation import check_tasks
+from taskshed.validation import check_kwargs_size, check_tasks
 
 
 class DataStore(ABC):
@@ -165,4 +165,7 @@ class DataStore(ABC):
         Returns ``(task, encoded_kwargs)`` pairs; a later task with the same id
         replaces an earlier one in the same call.
         """
-        return [(task, encode_kwargs(self.serializer, task)) for task in check_tasks(tasks)]
+        return [
+            (task, check_kwargs_size(task, encode_kwargs(self.serializer, task)))
+            for task in check_tasks(tasks)
+        ]

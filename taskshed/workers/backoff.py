@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
+
+
+def as_timedelta(value: timedelta | float, what: str) -> timedelta:
+    """A duration given as a ``timedelta`` or a number of seconds; it must be positive."""
+    if isinstance(value, bool) or not isinstance(value, (timedelta, int, float)):
+        raise TypeError(f"{what} must be a timedelta or a number of seconds, not {value!r}")
+    duration = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    if duration <= timedelta(0):
+        raise ValueError(f"{what} must be positive.")
+    return duration
 
 
 @dataclass

@@ -15,9 +15,10 @@ from typing import Any, TypeAlias
 
 from taskshed.claims import SET_ASIDE_FOR, Claim, Completion
 from taskshed.datastores.base import DataStore
+from taskshed.errors import SchemaVersionError
 from taskshed.models import Task
 from taskshed.timeutils import next_run_at, utcnow
-from taskshed.workers.backoff import Backoff
+from taskshed.workers.backoff import Backoff, as_timedelta
 
 log = logging.getLogger("taskshed.workers")
 
@@ -46,7 +47,7 @@ class BaseWorker:
         datastore: DataStore,
         *,
         max_concurrency: int = 100,
-        lease: timedelta = timedelta(seconds=30),
+        lease: timedelta | float = timedelta(seconds=30),
         batch_size: int = 100,
         worker_id: str | None = None,
         shutdown_timeout: float = 30.0,
@@ -55,12 +56,10 @@ class BaseWorker:
             raise ValueError("max_concurrency must be at least 1.")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1.")
-        if lease <= timedelta(0):
-            raise ValueError("lease must be positive.")
         self._callback_map = callback_map
         self._datastore = datastore
         self.max_concurrency = max_concurrency
-        self.lease = lease
+        self.lease = as_timedelta(lease, "lease")
         self.batch_size = batch_size
         self.worker_id = worker_id or default_worker_id()
         self.shutdown_timeout = shutdown_timeout
@@ -161,7 +160,10 @@ class BaseWorker:
                 self._backoff.reset()
             except Exception as exc:
                 delay = self._backoff.next_delay()
-                log.warning(
+                # A schema that needs `taskshed db upgrade` won't fix itself: say so loudly.
+                level = logging.ERROR if isinstance(exc, SchemaVersionError) else logging.WARNING
+                log.log(
+                    level,
                     "worker %s: datastore error while claiming (%s: %s); retrying in %.1f s",
                     self.worker_id,
                     type(exc).__name__,

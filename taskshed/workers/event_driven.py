@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from taskshed.datastores.base import DataStore
 from taskshed.timeutils import utcnow
+from taskshed.workers.backoff import as_timedelta
 from taskshed.workers.base import BaseWorker, Callback
 
 
@@ -21,11 +22,11 @@ class EventDrivenWorker(BaseWorker):
         callback_map: dict[str, Callback],
         datastore: DataStore,
         *,
-        max_sleep: timedelta = timedelta(seconds=1),
+        max_sleep: timedelta | float = timedelta(seconds=1),
         **options: object,
     ) -> None:
         super().__init__(callback_map, datastore, **options)  # type: ignore[arg-type]
-        self.max_sleep = max_sleep
+        self.max_sleep = as_timedelta(max_sleep, "max_sleep")
 
     async def _idle(self) -> None:
         wakeup = await self._datastore.fetch_next_wakeup()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from taskshed.datastores.base import DataStore
+from taskshed.workers.backoff import as_timedelta
 from taskshed.workers.base import BaseWorker, Callback
 
 
@@ -15,13 +16,11 @@ class PollingWorker(BaseWorker):
         self,
         callback_map: dict[str, Callback],
         datastore: DataStore,
-        polling_interval: timedelta = timedelta(seconds=3),
+        polling_interval: timedelta | float = timedelta(seconds=3),
         **options: object,
     ) -> None:
-        if polling_interval <= timedelta(0):
-            raise ValueError("polling_interval must be positive.")
         super().__init__(callback_map, datastore, **options)  # type: ignore[arg-type]
-        self.polling_interval = polling_interval
+        self.polling_interval = as_timedelta(polling_interval, "polling_interval")
 
     async def update_schedule(self, run_at: object = None) -> None:
         """A polling worker keeps its own rhythm; changes are picked up at the next poll."""

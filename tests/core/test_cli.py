@@ -187,3 +187,21 @@ def test_strict_mode_reports_a_broken_plugin_in_one_line(tmp_path):
     listing = run_cli("plugins", cwd=tmp_path, env=env)
     assert listing.returncode == 1 and "Traceback" not in listing.stderr
     assert "LOAD ERROR" in listing.stdout and "memory://" in listing.stdout
+
+
+def test_demo_refuses_a_store_holding_other_tasks(tmp_path, sqlite_url):
+    pytest.importorskip("taskshed_sqlalchemy")
+    asyncio.run(
+        _add(sqlite_url, Task(callback="production_job", run_at=utcnow(), task_id="keep-me"))
+    )
+    result = run_cli("demo", "--datastore", sqlite_url, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "other task(s)" in result.stdout
+    assert asyncio.run(_stored(sqlite_url, "keep-me"))
+
+
+def test_db_without_the_sql_plugin_names_the_extra(tmp_path):
+    env = {"TASKSHED_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = run_cli("db", "upgrade", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "pip install 'taskshed[sqlite]" in result.stderr

@@ -97,3 +97,13 @@ async def test_store_with_rich_serializer_hands_callbacks_real_objects():
     await store.add_tasks([Task(callback="cb", run_at=NOW, task_id="t", kwargs=RICH_VALUES)])
     (task,) = await store.fetch_tasks(["t"])
     assert task.kwargs == RICH_VALUES
+
+
+async def test_kwargs_too_large_for_every_store_are_refused_by_name():
+    store = InMemoryDataStore()
+    huge = Task(
+        callback="cb", run_at=NOW, task_id="huge", kwargs={"blob": "x" * (16 * 1024 * 1024)}
+    )
+    with pytest.raises(SerializationError, match="huge"):
+        await store.add_tasks([huge])
+    assert await store.fetch_tasks(["huge"]) == []

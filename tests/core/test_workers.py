@@ -256,3 +256,13 @@ async def test_event_driven_worker_wakes_when_a_task_is_added_for_sooner():
     await scheduler.add_task("job", utcnow() + timedelta(milliseconds=50), task_id="soon")
     await asyncio.wait_for(ran.wait(), 2)
     await scheduler.shutdown()
+
+
+def test_durations_may_be_given_in_seconds():
+    store = InMemoryDataStore()
+    assert PollingWorker({}, store, 0.5, lease=10).lease == timedelta(seconds=10)
+    assert EventDrivenWorker({}, store, max_sleep=2).max_sleep == timedelta(seconds=2)
+    with pytest.raises(ValueError):
+        EventDrivenWorker({}, store, lease=0)
+    with pytest.raises(TypeError):
+        EventDrivenWorker({}, store, lease="30")

@@ -110,10 +110,11 @@ async def test_an_unreachable_server_is_a_datastore_error_without_the_password(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = RedisDataStore(RedisConfig(host="127.0.0.1", port=free_port(), password=SECRET))
-    await store.start()
+    # start() checks the connection, so the failure comes at once, not at the first write.
     with caplog.at_level(logging.DEBUG), pytest.raises(DataStoreError) as info:
-        await store.fetch_next_wakeup()
+        await store.start()
     await store.shutdown()
+    assert "connect" in str(info.value)
     assert SECRET not in str(info.value) and SECRET not in caplog.text
 
 
@@ -125,9 +126,8 @@ async def test_a_rejected_password_is_a_datastore_error_without_the_password(
         host=redis_config.host, port=redis_config.port, username="nobody", password=SECRET
     )
     store = RedisDataStore(config)
-    await store.start()
     with pytest.raises(DataStoreError) as info:
-        await store.fetch_tasks(["x"])
+        await store.start()
     await store.shutdown()
     assert SECRET not in str(info.value)
 
@@ -215,9 +215,8 @@ async def test_a_rediss_url_speaks_tls(tls_server: tuple[int, Path]) -> None:
         await store.shutdown()
     # without the CA the server's certificate is not trusted
     untrusted = open_datastore(f"rediss://localhost:{port}/0")
-    await untrusted.start()
     with pytest.raises(DataStoreError):
-        await untrusted.fetch_next_wakeup()
+        await untrusted.start()
     await untrusted.shutdown()
 
 

@@ -95,6 +95,14 @@ class RedisDataStore(DataStore):
         client = self._injected
         if client is None:
             client = aioredis.Redis(**self.config.client_kwargs())
+        try:
+            # Fail at start-up, not at the first write, when the server can't be reached.
+            async with _translated("connect"):
+                await client.ping()
+        except DataStoreError:
+            if client is not self._injected:
+                await client.aclose()
+            raise
         self._scripts = Scripts(client, (self.keys.queue, self.keys.claims), self.keys.base)
         self._client = client
 

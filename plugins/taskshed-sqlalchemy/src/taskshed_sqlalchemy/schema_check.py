@@ -37,9 +37,19 @@ async def has_tasks_table(conn: AsyncConnection) -> bool:
 async def _inspect(engine: AsyncEngine) -> tuple[str | None, bool]:
     """The schema revision, and whether an unversioned tasks table (TaskShed 0.10's) exists."""
     try:
-        async with engine.connect() as conn:
-            revision = await read_revision(conn)
-            legacy = revision is None and await has_tasks_table(conn)
+        conn_cm = engine.connect()
+        conn = await conn_cm.__aenter__()
+    except sa.exc.SQLAlchemyError as exc:
+        # Refused logins and unreachable servers alike: the schema was never reached.
+        orig = getattr(exc, "orig", None) or exc
+        raise DataStoreError(
+            f"can't connect to the database: {type(orig).__name__}: {orig}"
+        ) from exc
+    except OSError as exc:
+        raise DataStoreError(f"can't connect to the database: {exc}") from exc
+    try:
+        revision = await read_revision(conn)
+        legacy = revision is None and await has_tasks_table(conn)
     except sa.exc.SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None) or exc
         raise DataStoreError(
@@ -47,6 +57,8 @@ async def _inspect(engine: AsyncEngine) -> tuple[str | None, bool]:
         ) from exc
     except OSError as exc:
         raise DataStoreError(f"can't connect to the database: {exc}") from exc
+    finally:
+        await conn_cm.__aexit__(None, None, None)
     return revision, legacy
 
 
