@@ -75,6 +75,8 @@ def engine_spec(url: URL | str) -> EngineSpec:
             )
     elif drivername.startswith(("mysql", "mariadb")):
         query.setdefault("charset", "utf8mb4")
+        if "ssl" in query:
+            options["connect_args"] = {"ssl": _mysql_ssl_flag(query.pop("ssl"))}
     sa_url = sqlalchemy.engine.URL.create(
         drivername,
         username=parsed.username,
@@ -85,6 +87,23 @@ def engine_spec(url: URL | str) -> EngineSpec:
         query=query,
     )
     return EngineSpec(sa_url, options)
+
+
+_TRUE = {"true", "1", "yes", "on", "required"}
+_FALSE = {"false", "0", "no", "off", "disabled"}
+
+
+def _mysql_ssl_flag(raw: str) -> bool:
+    """``?ssl=true`` asks asyncmy for TLS with the system's CAs; ``?ssl=false`` for none."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"?ssl= must be true or false, not {raw!r}; for your own CA or a client "
+        "certificate use ?ssl_ca=, ?ssl_cert= and ?ssl_key= (file paths)"
+    )
 
 
 def offline_url(url: URL | str) -> str:
