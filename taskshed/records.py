@@ -8,6 +8,21 @@ from taskshed.errors import MalformedRecordError, SerializationError
 from taskshed.models import Task
 from taskshed.serializers.base import Serializer, decode_kwargs
 
+#: A task's stored fields, named and ordered as TaskShed 0.10 stores them
+#: (Redis hash fields, SQL columns).
+TASK_FIELDS = (
+    "task_id",
+    "run_at",
+    "paused",
+    "callback",
+    "kwargs",
+    "run_type",
+    "interval",
+    "group_id",
+    "coalesce",
+    "paused_at",
+)
+
 
 def task_from_record(
     *,

@@ -13,23 +13,12 @@ from datetime import datetime
 
 from taskshed.errors import MalformedRecordError
 from taskshed.models import Task
-from taskshed.records import task_from_record
+from taskshed.records import TASK_FIELDS, task_from_record
 from taskshed.serializers.base import Serializer
 from taskshed.timeutils import from_epoch_seconds, to_epoch_seconds
 
 #: The fields TaskShed 0.10 writes, in its order.
-REFERENCE_FIELDS = (
-    "task_id",
-    "run_at",
-    "paused",
-    "callback",
-    "kwargs",
-    "run_type",
-    "interval",
-    "group_id",
-    "coalesce",
-    "paused_at",
-)
+REFERENCE_FIELDS = TASK_FIELDS
 CLAIM_TOKEN = "claim_token"
 LEASE_UNTIL = "lease_until"
 #: Score of a paused task in the schedule, as 0.10 writes it.

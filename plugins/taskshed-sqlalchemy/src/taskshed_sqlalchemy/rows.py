@@ -6,23 +6,12 @@ from typing import Any
 
 from taskshed.errors import MalformedRecordError
 from taskshed.models import Task
-from taskshed.records import task_from_record
+from taskshed.records import TASK_FIELDS, task_from_record
 from taskshed.serializers.base import Serializer
 from taskshed.timeutils import from_epoch_micros, to_epoch_micros
 
 #: The columns a read selects, in this order.
-TASK_COLUMNS = (
-    "task_id",
-    "run_at",
-    "paused",
-    "callback",
-    "kwargs",
-    "run_type",
-    "interval",
-    "group_id",
-    "coalesce",
-    "paused_at",
-)
+TASK_COLUMNS = TASK_FIELDS
 
 
 def task_to_row(task: Task, payload: str) -> dict[str, Any]:
