@@ -45,9 +45,9 @@ async def _demo(args: argparse.Namespace) -> int:
     finished = asyncio.Event()
     ran = 0
 
-    async def report(label: str, due: str) -> None:
+    async def report(label: str, due: str, started: datetime | None = None) -> None:
         nonlocal ran
-        now = utcnow()
+        now = started or utcnow()
         lag_ms = (now - datetime.fromisoformat(due)).total_seconds() * 1000
         print(f"{label:<14} due {due[11:23]}  ran {now.isoformat()[11:23]}  lag {lag_ms:6.1f} ms")
         ran += 1
@@ -56,9 +56,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
     async def tick(label: str) -> None:
         # A recurring task's kwargs are fixed, so the due time comes from the store.
+        started = utcnow()
         tasks = await scheduler.fetch_tasks(task_ids=[f"{group}-recurring"])
-        due = tasks[0].run_at if tasks else utcnow()
-        await report(label, due.isoformat())
+        due = tasks[0].run_at if tasks else started
+        await report(label, due.isoformat(), started)
 
     store = store_from_args(args)
     worker = EventDrivenWorker({"report": report, "tick": tick}, store)
