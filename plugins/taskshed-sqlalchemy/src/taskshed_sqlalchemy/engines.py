@@ -28,6 +28,9 @@ def create_engine(spec: EngineSpec, **overrides: Any) -> AsyncEngine:
         # skips, and no gap locks hold up inserts of due tasks.
         options.setdefault("isolation_level", "READ COMMITTED")
         options.setdefault("pool_recycle", 1800)
+    # Every use of a connection ends its own transaction (commit or rollback),
+    # so the pool need not send another ROLLBACK when it takes the connection back.
+    options.setdefault("pool_reset_on_return", None)
     options.update(overrides)
     engine = create_async_engine(spec.url, **options)
     if backend == "sqlite":
