@@ -266,3 +266,29 @@ def test_durations_may_be_given_in_seconds():
         EventDrivenWorker({}, store, lease=0)
     with pytest.raises(TypeError):
         EventDrivenWorker({}, store, lease="30")
+
+
+async def test_prefetched_tasks_start_on_time_not_early():
+    started = []
+    done = asyncio.Event()
+
+    async def job():
+        started.append(utcnow())
+        done.set()
+
+    store = InMemoryDataStore()
+    worker = EventDrivenWorker({"job": job}, store, prefetch=timedelta(milliseconds=300))
+    scheduler = AsyncScheduler(store, worker=worker)
+    await scheduler.start()
+    due = utcnow() + timedelta(milliseconds=500)
+    await scheduler.add_task("job", due, task_id="t")
+    # Claimed ahead of time (about 200 ms after adding), still stored, not yet run.
+    await wait_until(lambda: _claimed(store), what="the early claim")
+    assert started == []
+    await asyncio.wait_for(done.wait(), 5)
+    await scheduler.shutdown()
+    assert started[0] >= due
+
+
+async def _claimed(store):
+    return await InMemoryDataStore.fetch_next_wakeup(store) > utcnow() + timedelta(seconds=5)
