@@ -240,13 +240,15 @@ def redis_client_name(backend: Backend) -> str:
 async def name_redis_connections(store: DataStore, name: str) -> None:
     """Make every connection the (started) store's client uses announce itself as ``name``.
 
-    Through redis-py's public pool settings; the connections opened so far
-    (``start()`` pings the server) are closed, so every later one is named.
+    Through redis-py's public pool settings; the connections made so far
+    (``start()`` pings the server) are closed and dropped, so every later one is named.
     The worker's store is otherwise exactly what its URL builds.
     """
     pool = store.client.connection_pool  # type: ignore[attr-defined]
     pool.connection_kwargs["client_name"] = name
     await pool.disconnect()
+    # Connection objects keep the name they were made with: drop them so new ones are made.
+    pool.reset()
 
 
 # ---------------------------------------------------------------------- set-up
