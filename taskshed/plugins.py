@@ -69,7 +69,7 @@ def register_plugin(plugin: object, name: str | None = None) -> None:
     ``TASKSHED_DISABLE_PLUGIN_AUTOLOAD=1``: explicit plugins are loaded even
     when entry points are not.
     """
-    plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
+    plugin_name = name or _plugin_name(plugin)
     if all(existing is not plugin for _, existing in _explicit):
         _explicit.append((plugin_name, plugin))
     from taskshed.registry import clear_default_registry
@@ -135,10 +135,19 @@ def create_plugin_manager(
     for given_name, plugin in extra:
         if pm.is_registered(plugin):
             continue
-        plugin_name = given_name or getattr(plugin, "__name__", None) or repr(plugin)
+        plugin_name = given_name or _plugin_name(plugin)
         pm.register(plugin, name=plugin_name)
         pm.infos.append(_info(plugin_name, plugin, source="explicit"))
     return pm
+
+
+def _plugin_name(plugin: object) -> str:
+    """A readable name: a module's name, or ``module.Class`` of a plugin object."""
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str):
+        return name
+    kind = type(plugin)
+    return f"{kind.__module__}.{kind.__qualname__}@{id(plugin):x}"
 
 
 def _load_entry_point(pm: TaskshedPluginManager, ep: EntryPoint, *, strict: bool) -> None:

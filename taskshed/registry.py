@@ -94,7 +94,8 @@ def _one(table: dict[str, list[tuple[str, Any]]], name: str, *, what: str, hint:
         plugins = ", ".join(sorted(plugin for plugin, _ in providers))
         raise DuplicateBackendError(
             f"{what} {name!r} is provided by several plugins ({plugins}); "
-            "uninstall or block all but one."
+            "uninstall all but one (or, with TASKSHED_DISABLE_PLUGIN_AUTOLOAD=1, register "
+            "only the one you want)."
         )
     return providers[0][1]
 
