@@ -1,0 +1,358 @@
+"""What every driver shares: its command line, clocks, percentiles, server CPU, worker processes.
+
+Standard library only: this module is imported by drivers that run inside each
+peer's own virtual environment, next to a package that may be called ``taskshed``
+too (the reference), so it must not import ours.
+
+A driver runs one measurement per invocation::
+
+    python <driver>.py --workload schedule --store redis --params '{"n": 500, "mode": "batched"}'
+
+and prints one JSON object on its last stdout line: ``{"metrics": {...}}`` on
+success, ``{"na": "why"}`` when the peer cannot do that workload on that store.
+Anything else (a traceback, a non-zero exit) is an error for the runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Where the servers are; the runner may override them through the environment.
+MYSQL_HOST = os.environ.get("BENCH_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("BENCH_MYSQL_PORT", "3306"))
+MYSQL_USER = os.environ.get("BENCH_MYSQL_USER", "root")
+REDIS_HOST = os.environ.get("BENCH_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6379"))
+#: The Redis database number that only the benchmarks use.
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "9"))
+
+#: The server process names whose CPU time a run reads from /proc.
+SERVER_PROCESSES = {"redis": ("redis-server",), "mariadb": ("mariadbd", "mysqld")}
+
+
+class NotApplicable(Exception):
+    """This peer cannot run this workload on this store; the message says why."""
+
+
+@dataclass
+class Arguments:
+    workload: str
+    store: str
+    params: dict[str, Any]
+    scale_worker: bool = False
+    out: str | None = None
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> Arguments:
+    parser = argparse.ArgumentParser(
+        description="One benchmark measurement (used by benchmarks/run.py)."
+    )
+    parser.add_argument("--workload", required=True)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--params", default="{}", help="JSON object of workload parameters")
+    parser.add_argument(
+        "--scale-worker", action="store_true", help="internal: be one worker process"
+    )
+    parser.add_argument("--out", help="internal: where a worker process writes its record")
+    args = parser.parse_args(argv)
+    return Arguments(
+        args.workload, args.store, json.loads(args.params), args.scale_worker, args.out
+    )
+
+
+def emit(payload: dict[str, Any]) -> None:
+    """Print the result line the runner reads (always the last line of stdout)."""
+    sys.stdout.write("\n" + json.dumps(payload, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def run_driver(
+    workloads: dict[str, Callable[[str, dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]],
+    scale_worker: Callable[[str, dict[str, Any], str], Coroutine[Any, Any, None]] | None,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """The ``main`` of every driver: dispatch, and turn NotApplicable into an ``na`` line."""
+    args = parse_arguments(argv)
+    if args.scale_worker:
+        if scale_worker is None or args.out is None:
+            raise SystemExit("this driver has no scale worker")
+        asyncio.run(scale_worker(args.store, args.params, args.out))
+        return
+    workload = workloads.get(args.workload)
+    if workload is None:
+        emit({"na": f"workload {args.workload!r} is not implemented for this peer"})
+        return
+    try:
+        metrics = asyncio.run(workload(args.store, args.params))
+    except NotApplicable as exc:
+        emit({"na": str(exc)})
+        return
+    emit({"metrics": metrics})
+
+
+# ---------------------------------------------------------------------- clocks
+
+
+@dataclass
+class Meter:
+    """Wall time, this process's CPU time and the store server's CPU time over one span."""
+
+    store: str
+    wall: float = 0.0
+    cpu: float = 0.0
+    server_cpu: float | None = None
+    _marks: tuple[float, float, float | None] = (0.0, 0.0, None)
+
+    def start(self) -> None:
+        self._marks = (time.perf_counter(), time.process_time(), server_cpu_seconds(self.store))
+
+    def stop(self) -> None:
+        wall0, cpu0, server0 = self._marks
+        self.wall = time.perf_counter() - wall0
+        self.cpu = time.process_time() - cpu0
+        server1 = server_cpu_seconds(self.store)
+        self.server_cpu = None if server0 is None or server1 is None else server1 - server0
+
+    def as_metrics(self) -> dict[str, Any]:
+        return {"wall_s": self.wall, "cpu_s": self.cpu, "server_cpu_s": self.server_cpu}
+
+
+def server_cpu_seconds(store: str) -> float | None:
+    """User + system CPU seconds used so far by the server process of ``store`` (Linux only)."""
+    names = SERVER_PROCESSES.get(store)
+    if not names:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    found = False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() not in names:
+                continue
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        found = True
+    return total if found else None
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile with linear interpolation between closest ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def lag_metrics(lags: Sequence[float], expected: int) -> dict[str, Any]:
+    """p50/p99/max of start-minus-due lags, in milliseconds."""
+    return {
+        "p50_ms": percentile(lags, 0.50) * 1000,
+        "p99_ms": percentile(lags, 0.99) * 1000,
+        "max_ms": max(lags) * 1000 if lags else float("nan"),
+        "ran": len(lags),
+        "missing": expected - len(lags),
+    }
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], *, timeout: float, every: float = 0.005
+) -> bool:
+    """Poll ``predicate`` until it is true; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(every)
+
+
+class Counter:
+    """Counts callback runs and sets an event when ``target`` distinct tasks have run."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.runs = 0
+        self.seen: set[Any] = set()
+        self.done = asyncio.Event()
+        self.starts: list[float] = []
+
+    def hit(self, key: Any, *, due: float | None = None) -> None:
+        now = time.time()
+        self.runs += 1
+        if due is not None:
+            self.starts.append(now - due)
+        self.seen.add(key)
+        if len(self.seen) >= self.target:
+            self.done.set()
+
+    @property
+    def duplicates(self) -> int:
+        return self.runs - len(self.seen)
+
+
+# ---------------------------------------------------------------------- worker processes
+
+
+@dataclass
+class ProcessRecord:
+    """What the worker processes of a scaling run executed."""
+
+    starts: dict[str, list[float]] = field(default_factory=dict)
+    per_process: list[int] = field(default_factory=list)
+
+    def add(self, path: Path) -> None:
+        count = 0
+        text = path.read_text() if path.exists() else ""
+        for line in text.splitlines():
+            stamp, _, key = line.partition(" ")
+            self.starts.setdefault(key, []).append(float(stamp))
+            count += 1
+        self.per_process.append(count)
+
+    @property
+    def unique(self) -> int:
+        return len(self.starts)
+
+    @property
+    def runs(self) -> int:
+        return sum(len(times) for times in self.starts.values())
+
+    @property
+    def last_first_start(self) -> float:
+        return max((min(times) for times in self.starts.values()), default=float("nan"))
+
+
+class WorkerRecorder:
+    """Inside a worker process: remember each callback start, write them all at exit."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+        self.lines: list[str] = []
+
+    def hit(self, key: str) -> None:
+        self.lines.append(f"{time.time():.6f} {key}")
+
+    def flush(self) -> None:
+        Path(self.out).write_text("\n".join(self.lines) + ("\n" if self.lines else ""))
+
+
+async def serve_until_terminated(
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    recorder: WorkerRecorder,
+) -> None:
+    """Worker-process main: start, say READY, run until SIGTERM, stop, write the record."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await start()
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    await stopping.wait()
+    try:
+        await asyncio.wait_for(stop(), timeout=20)
+    finally:
+        recorder.flush()
+
+
+async def run_scaling(
+    *,
+    driver: str,
+    store: str,
+    params: dict[str, Any],
+    schedule: Callable[[float], Awaitable[None]],
+    is_drained: Callable[[], Awaitable[bool]],
+) -> dict[str, Any]:
+    """Start ``params['processes']`` worker processes of ``driver``, schedule, count.
+
+    ``schedule(due_epoch)`` adds ``params['n']`` tasks, all due at ``due_epoch``,
+    with keys ``t00000``...; ``is_drained()`` is true once the store holds none
+    of them. Throughput is tasks over the time from their due time until the
+    store was drained; duplicates are callback starts beyond one per task.
+    """
+    processes = int(params["processes"])
+    n = int(params["n"])
+    timeout = float(params.get("timeout", 60))
+    lead = float(params.get("lead", 1.0))
+    folder = Path(tempfile.mkdtemp(prefix="taskshed-bench-scale-"))
+    children: list[asyncio.subprocess.Process] = []
+    record = ProcessRecord()
+    try:
+        for index in range(processes):
+            out = folder / f"worker-{index}.txt"
+            children.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable, driver, "--workload", "scale", "--store", store,
+                    "--params", json.dumps(params), "--scale-worker", "--out", str(out),
+                    stdout=asyncio.subprocess.PIPE,
+                    stdin=asyncio.subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        for child in children:
+            if not await asyncio.wait_for(_ready(child), timeout=60):
+                raise RuntimeError(f"a worker process did not start (exit {child.returncode})")
+        due = time.time() + lead
+        await schedule(due)
+        if time.time() > due:
+            raise RuntimeError("scheduling took longer than the lead time; raise params.lead")
+        drained = await wait_until(is_drained, timeout=lead + timeout, every=0.01)
+        drained_at = time.time()
+        # A worker that fetched the tasks before they left the store may still be
+        # starting its (duplicate) copies: give it a moment to finish them.
+        await asyncio.sleep(float(params.get("settle", 0.5)))
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                await asyncio.wait_for(child.wait(), timeout=30)
+            except TimeoutError:
+                child.kill()
+                await child.wait()
+    for index in range(processes):
+        record.add(folder / f"worker-{index}.txt")
+    elapsed = drained_at - due
+    return {
+        "processes": processes,
+        "n": n,
+        "unique": record.unique,
+        "runs": record.runs,
+        "duplicates": record.runs - record.unique,
+        "per_process": record.per_process,
+        "elapsed_s": elapsed,
+        "tasks_per_s": record.unique / elapsed if elapsed > 0 else float("nan"),
+        "last_start_s": record.last_first_start - due,
+        "timed_out": not drained,
+    }
+
+
+async def _ready(child: asyncio.subprocess.Process) -> bool:
+    """Read the child's stdout until it says READY (False if it exits first)."""
+    assert child.stdout is not None
+    while line := await child.stdout.readline():
+        if line.strip() == b"READY":
+            return True
+    return False
