@@ -310,7 +310,10 @@ class BaseWorker:
                     "another worker or a change to the task took over",
                     item.task_id,
                 )
-        await self.update_schedule()  # a recurring task may be due sooner than planned
+        if any(item.next_run_at is not None for item in batch):
+            # A recurring task moved on and may be due sooner than planned;
+            # a deleted one-off can't make anything due sooner.
+            await self.update_schedule()
 
     async def _drain_completions(self, timeout: float) -> None:
         """Give the completion loop up to ``timeout`` seconds to record what finished."""
