@@ -32,12 +32,30 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """The outcome of running a claimed task.
+    """The outcome of running a claimed task, applied only while ``token`` still holds it.
 
-    ``next_run_at`` is ``None`` to remove the task (a one-off that ran), or the
-    next occurrence of a recurring task.
+    - ``failed_at`` set: the task is kept as failed (never claimed again until
+      retried); ``attempts``, ``last_error`` and ``last_run_at`` are recorded.
+    - else ``next_run_at is None``: the task is deleted (a one-off that ran, or
+      a schedule that has ended).
+    - else the task moves to ``next_run_at``, unclaimed, with ``attempts``,
+      ``last_error``, ``last_run_at`` and ``occurrence_at`` (the nominal time of
+      that occurrence when ``next_run_at`` is off it: a retry or jitter) recorded.
+
+    The three-argument form ``Completion(task_id, token, next_run_at)`` records
+    a clean success.
     """
 
     task_id: str
     token: str
     next_run_at: datetime | None
+    attempts: int = 0
+    last_error: str | None = None
+    last_run_at: datetime | None = None
+    failed_at: datetime | None = None
+    occurrence_at: datetime | None = None
+
+    @property
+    def removes(self) -> bool:
+        """Whether applying this completion deletes the task."""
+        return self.failed_at is None and self.next_run_at is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass
@@ -10,11 +11,15 @@ from typing import Any
 
 from taskshed.datastores.base import DataStore
 from taskshed.errors import ConfigurationError
+from taskshed.notifiers.base import Notifier
 from taskshed.registry import BackendRegistry, default_registry
 from taskshed.serializers.base import Serializer
 from taskshed.urls import URL
 
+log = logging.getLogger("taskshed.config")
+
 DATASTORE_ENV = "TASKSHED_DATASTORE"
+NOTIFIER_ENV = "TASKSHED_NOTIFIER"
 SERIALIZER_ENV = "TASKSHED_SERIALIZER"
 DEFAULT_SERIALIZER = "json"
 #: The embedded default: a SQLite file in the working directory, when the SQL plugin is installed.
@@ -68,11 +73,11 @@ def read_pyproject_table(path: Path | None) -> dict[str, Any]:
     table = data.get("tool", {}).get("taskshed", {})
     if not isinstance(table, dict):
         raise ConfigurationError(f"[tool.taskshed] in {path} must be a table")
-    unknown = set(table) - {"datastore", "serializer"}
+    unknown = set(table) - {"datastore", "serializer", "notifier"}
     if unknown:
         raise ConfigurationError(
             f"[tool.taskshed] in {path} has unknown keys: {', '.join(sorted(unknown))}; "
-            "known: datastore, serializer"
+            "known: datastore, serializer, notifier"
         )
     return table
 
@@ -145,8 +150,61 @@ def open_datastore(
     registry = registry or default_registry()
     explicit_name = serializer if isinstance(serializer, str) else None
     settings = load_settings(datastore=url, serializer=explicit_name, registry=registry)
+    if settings.datastore_source == "default":
+        log.info(
+            "no datastore configured (argument, %s or [tool.taskshed] datastore); "
+            "using the default %s",
+            DATASTORE_ENV,
+            settings.datastore,
+        )
     backend = registry.datastore(settings.datastore.scheme)
     chosen = serializer if serializer is not None and not isinstance(serializer, str) else None
     if chosen is None:
         chosen = registry.serializer(settings.serializer).factory()
     return backend.factory(settings.datastore, chosen)
+
+
+def configured_notifier_url(
+    explicit: str | None = None, *, pyproject: Path | None = None
+) -> tuple[URL | None, str]:
+    """The notifier URL the configuration names, and where from; ``(None, "default")`` if none.
+
+    Precedence as for the datastore: argument > ``TASKSHED_NOTIFIER`` >
+    ``[tool.taskshed] notifier``. With none, workers and schedulers use their
+    store's own notifier where it has one.
+    """
+    if explicit:
+        return URL.parse(explicit), "argument"
+    if os.environ.get(NOTIFIER_ENV):
+        return URL.parse(os.environ[NOTIFIER_ENV]), f"environment {NOTIFIER_ENV}"
+    pyproject = pyproject or find_pyproject()
+    value = read_pyproject_table(pyproject).get("notifier")
+    if value is not None:
+        if not isinstance(value, str):
+            raise ConfigurationError(f"[tool.taskshed] notifier in {pyproject} must be a string")
+        return URL.parse(value), f"{pyproject} [tool.taskshed]"
+    return None, "default"
+
+
+def open_notifier(url: str | URL, *, registry: BackendRegistry | None = None) -> Notifier:
+    """Build the (unstarted) notifier ``url`` names (``redis://...``, ``postgresql://...``)."""
+    registry = registry or default_registry()
+    parsed = URL.parse(url)
+    return registry.notifier(parsed.scheme).factory(parsed)
+
+
+def resolve_notifier(choice: Notifier | str | None, store: DataStore) -> Notifier | None:
+    """What a worker or scheduler listens on / publishes to.
+
+    ``"store"`` (the default) means: the configured notifier (``TASKSHED_NOTIFIER``,
+    ``[tool.taskshed] notifier``) if there is one, else the store's own, else none.
+    A URL string opens that notifier; a :class:`Notifier` is used as it is.
+    """
+    if choice is None or isinstance(choice, Notifier):
+        return choice
+    if choice != "store":
+        return open_notifier(choice)
+    url, _ = configured_notifier_url()
+    if url is not None:
+        return open_notifier(url)
+    return store.create_notifier()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class TaskshedError(Exception):
     """Base class of taskshed's own errors."""
@@ -47,7 +49,17 @@ class DataStoreNotStartedError(DataStoreError, RuntimeError):
     """A datastore method was called before ``start()`` (or after ``shutdown()``)."""
 
 
-class SchemaVersionError(DataStoreError):
+class PermanentDataStoreError(DataStoreError):
+    """The datastore refused for a reason that retrying won't fix.
+
+    A wrong password, an unknown database, a missing driver or schema: stores
+    raise it (from ``start()`` mostly) so that ``taskshed worker`` stops with
+    one line at start-up instead of retrying forever. After a worker has once
+    connected, every store error is retried as before.
+    """
+
+
+class SchemaVersionError(PermanentDataStoreError):
     """The datastore's schema is older (or newer) than this release needs."""
 
 
@@ -65,3 +77,37 @@ class PluginLoadError(TaskshedError, ImportError):
 
 class DuplicateBackendError(TaskshedError):
     """Two plugins claim the same URL scheme or serializer name."""
+
+
+class Retry(TaskshedError):
+    """Raised by a callback to ask for another attempt, after ``delay`` (default: the backoff).
+
+    The attempt counts against the task's ``max_attempts``; when none is left the
+    run fails as if the callback had raised any other exception.
+    """
+
+    def __init__(self, message: str = "", *, delay: float | timedelta | None = None) -> None:
+        super().__init__(message or "the callback asked for a retry")
+        seconds: float | None = None
+        if isinstance(delay, timedelta):
+            seconds = delay.total_seconds()
+        elif isinstance(delay, (int, float)) and not isinstance(delay, bool):
+            seconds = float(delay)
+        elif delay is not None:
+            raise TypeError(f"Retry(delay=...) takes seconds or a timedelta, not {delay!r}")
+        if seconds is not None and not 0 <= seconds < float("inf"):
+            raise ValueError("Retry(delay=...) must be a finite duration >= 0")
+        #: Seconds until the next attempt, or ``None`` for the task's backoff.
+        self.delay = seconds
+
+
+class Abort(TaskshedError):
+    """Raised by a callback to give up at once: no more attempts of this occurrence.
+
+    A one-off task is kept as failed; a recurring or cron task records the error
+    and moves on to its next occurrence.
+    """
+
+
+class TaskTimeoutError(TaskshedError, TimeoutError):
+    """A callback ran longer than its task's ``timeout`` and was cancelled."""

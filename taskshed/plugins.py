@@ -49,9 +49,11 @@ class PluginInfo:
 class TaskshedPluginManager(pluggy.PluginManager):
     """A pluggy ``PluginManager`` that also remembers where each plugin came from."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
         super().__init__(PROJECT_NAME)
         self.infos: list[PluginInfo] = []
+        #: A plugin whose hooks answer wrongly is an error, not a warning (see the registry).
+        self.strict = strict
 
     @property
     def load_errors(self) -> list[PluginInfo]:
@@ -97,8 +99,9 @@ def create_plugin_manager(
         ``TASKSHED_DISABLE_PLUGIN_AUTOLOAD=1``). When off, only the core's
         built-ins, plugins passed here and those given to
         :func:`register_plugin` are loaded.
-    :param strict: a plugin that fails to load raises :class:`PluginLoadError`
-        instead of being reported and skipped (default: ``TASKSHED_STRICT_PLUGINS=1``).
+    :param strict: a plugin that fails to load (or, once the registry is built,
+        whose hooks answer wrongly) raises :class:`PluginLoadError` instead of
+        being reported and skipped (default: ``TASKSHED_STRICT_PLUGINS=1``).
     :param plugins: extra plugin objects to register (as are the modules named in
         ``TASKSHED_PLUGINS``, comma-separated).
     """
@@ -106,7 +109,7 @@ def create_plugin_manager(
         autoload = not env_flag(DISABLE_AUTOLOAD_ENV)
     if strict is None:
         strict = env_flag(STRICT_ENV)
-    pm = TaskshedPluginManager()
+    pm = TaskshedPluginManager(strict=strict)
     pm.add_hookspecs(hookspecs)
     if autoload:
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):

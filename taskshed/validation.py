@@ -1,4 +1,4 @@
-"""Checks every task passes before any datastore writes it (DESIGN.md G6)."""
+"""Checks every task passes before any datastore writes it (G6 in docs/concepts.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ MAX_ID_LENGTH = 255
 MAX_KWARGS_BYTES = 16 * 1024 * 1024 - 1
 #: Longest interval a recurring task may have.
 MAX_INTERVAL = timedelta(days=365 * 100)
+#: Longest timeout, retry backoff and jitter a task may have.
+MAX_POLICY_DURATION = timedelta(days=365)
+#: Most attempts a task may be given.
+MAX_ATTEMPTS = 1000
+#: Longest cron expression, in characters.
+MAX_CRON_LENGTH = 200
 
 
 def check_identifier(value: object, what: str) -> str:
@@ -71,11 +77,34 @@ def check_task(task: Task) -> Task:
                 raise InvalidTaskError(f"interval must be at most {MAX_INTERVAL.days} days.")
         if task.run_type == "recurring" and task.interval is None:
             raise InvalidTaskError("a recurring task needs an interval.")
+        _check_policy(task)
         if not isinstance(task.kwargs, dict) or not all(isinstance(k, str) for k in task.kwargs):
             raise InvalidTaskError("kwargs must be a dict with string keys.")
     except InvalidTaskError as exc:
         raise InvalidTaskError(f"task {task_id!r}: {exc}") from None
     return task
+
+
+def _check_policy(task: Task) -> None:
+    """The fields added after 0.10: cron, end, jitter, attempts, backoff, timeout, run state."""
+    if task.cron is not None and len(task.cron) > MAX_CRON_LENGTH:
+        raise InvalidTaskError(f"cron must be at most {MAX_CRON_LENGTH} characters.")
+    if task.timezone is not None:
+        check_identifier(task.timezone, "timezone")
+    for name in ("jitter", "retry_backoff", "timeout"):
+        value = getattr(task, name)
+        if value is not None and value > MAX_POLICY_DURATION:
+            raise InvalidTaskError(f"{name} must be at most {MAX_POLICY_DURATION.days} days.")
+    if task.max_attempts is not None and task.max_attempts > MAX_ATTEMPTS:
+        raise InvalidTaskError(f"max_attempts must be at most {MAX_ATTEMPTS}.")
+    if task.attempts > MAX_ATTEMPTS:
+        raise InvalidTaskError(f"attempts must be at most {MAX_ATTEMPTS}.")
+    for name in ("end_at", "last_run_at", "failed_at", "occurrence_at"):
+        value = getattr(task, name)
+        if value is not None:
+            check_run_at(value, name)
+    if task.end_at is not None and task.end_at < task.scheduled_for:
+        raise InvalidTaskError("end_at is before the task's first run: it would never run.")
 
 
 def check_tasks(tasks: Iterable[Task]) -> list[Task]:

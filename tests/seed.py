@@ -11,7 +11,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "datastores" / "index.md"
+#: The user's page as it is kept beside the checkout (``../shared``), when it is.
 SEED = ROOT.parent / "shared" / "seed" / "datastores.md"
+#: A copy of that page kept in the repository, so a clone on its own still checks the docs.
+SEED_COPY = ROOT / "tests" / "fixtures" / "seed_datastores.md"
 
 
 def first_python_block(page: Path) -> str:

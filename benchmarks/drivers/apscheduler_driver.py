@@ -1,8 +1,8 @@
 """The workloads for APScheduler 3.11 (``AsyncIOScheduler``), in its own venv.
 
-Stores: ``memory`` (``MemoryJobStore``) and ``mariadb`` (``SQLAlchemyJobStore``
-with the PyMySQL driver). A task is a ``date``-triggered job whose function is
-a coroutine in this module. ``misfire_grace_time=None`` so that no late job is
+Stores: ``memory`` (``MemoryJobStore``), and ``SQLAlchemyJobStore`` on
+``mariadb`` (PyMySQL), ``postgresql`` (psycopg2) and ``sqlite`` (a file). A
+task is a ``date``-triggered job whose function is a coroutine in this module. ``misfire_grace_time=None`` so that no late job is
 skipped (APScheduler's default drops jobs more than a second late).
 
 Filling a store *before* a measurement inserts the rows APScheduler's own
@@ -28,6 +28,10 @@ from common import (
     MYSQL_HOST,
     MYSQL_PORT,
     MYSQL_USER,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    SQLITE_DIR,
     Counter,
     Meter,
     NotApplicable,
@@ -40,20 +44,32 @@ from common import (
 )
 
 MYSQL_DB = "taskshed_bench_aps"
-SQL_URL = f"mysql+pymysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{MYSQL_DB}"
+PG_DB = "taskshed_bench_aps"
+SQL_URLS = {
+    "mariadb": f"mysql+pymysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{MYSQL_DB}",
+    "postgresql": f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}",
+    "sqlite": f"sqlite:///{SQLITE_DIR / 'taskshed_bench_aps.db'}",
+}
+SHARED = ("mariadb", "postgresql", "sqlite")
 TABLE = "apscheduler_bench_jobs"
 #: Time allowed per add_job on MariaDB when the lag workload chooses its first due time.
 _SQL_ADD_SECONDS = 0.004
 _NO_BATCH = "APScheduler 3 has no batch add: add_job writes each job in its own transaction"
+_NEVER_TOLD = (
+    "APScheduler 3 is never told of jobs another process adds: it sleeps until the next job it "
+    "knows of"
+)
 
 # The callbacks: module-level, so job rows can name them ("__main__:bench").
 _counter: Counter | None = None
 _recorder: WorkerRecorder | None = None
+_due: list[float] = []
+_pause = [0.0]
 
 
 async def bench(i: int) -> None:
     assert _counter is not None
-    _counter.hit(i)
+    _counter.hit(i, due=_due[0] if _due else None)
 
 
 async def measure(i: int, due: float) -> None:
@@ -64,6 +80,8 @@ async def measure(i: int, due: float) -> None:
 async def record(key: str) -> None:
     assert _recorder is not None
     _recorder.hit(key)
+    if _pause[0]:
+        await asyncio.sleep(_pause[0])
 
 
 async def noop(i: int) -> None:
@@ -71,24 +89,35 @@ async def noop(i: int) -> None:
 
 
 def _prepare(store: str) -> None:
-    if store != "mariadb":
-        return
-    import pymysql  # type: ignore[import-untyped]
+    if store == "mariadb":
+        import pymysql  # type: ignore[import-untyped]
 
-    conn = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, autocommit=True)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{MYSQL_DB}`")
-    finally:
-        conn.close()
+        conn = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, autocommit=True)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{MYSQL_DB}`")
+        finally:
+            conn.close()
+    elif store == "postgresql":
+        import psycopg2  # type: ignore[import-untyped]
+
+        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{PG_DB}"')
+        finally:
+            conn.close()
 
 
 def _jobstore(store: str) -> Any:
     if store == "memory":
         return MemoryJobStore()
-    if store == "mariadb":
-        return SQLAlchemyJobStore(url=SQL_URL, tablename=TABLE)
-    raise NotApplicable(f"APScheduler is measured on memory and mariadb, not {store}")
+    if store in SQL_URLS:
+        return SQLAlchemyJobStore(url=SQL_URLS[store], tablename=TABLE)
+    raise NotApplicable(f"APScheduler is measured on memory and SQL stores, not {store}")
 
 
 def _scheduler(store: str) -> Any:
@@ -165,6 +194,8 @@ async def schedule(store: str, params: dict[str, Any]) -> dict[str, Any]:
 async def burst(store: str, params: dict[str, Any]) -> dict[str, Any]:
     global _counter
     n, timeout = int(params["n"]), float(params.get("timeout", 120))
+    if params.get("live"):
+        return await _live_burst(store, params, n, timeout)
     scheduler = _scheduler(store)
     scheduler.start(paused=True)
     scheduler.remove_all_jobs()
@@ -187,10 +218,58 @@ async def burst(store: str, params: dict[str, Any]) -> dict[str, Any]:
     return {**meter.as_metrics(), "ran": ran, "duplicates": duplicates, "timed_out": not drained}
 
 
+async def _live_burst(store: str, params: dict[str, Any], n: int, timeout: float) -> dict[str, Any]:
+    """Jobs added to a running scheduler; on SQL stores written in one INSERT, then wakeup()."""
+    global _counter
+    if params["live"] == "remote":
+        raise NotApplicable(_NEVER_TOLD)
+    lead = float(params["lead"])
+    scheduler = _scheduler(store)
+    scheduler.start()
+    scheduler.remove_all_jobs()
+    _counter = Counter(n)
+    await asyncio.sleep(float(params.get("settle", 0.3)))
+    due = time.time() + lead
+    _due.append(due)
+    when = datetime.fromtimestamp(due, UTC)
+    began = time.perf_counter()
+    _fill(scheduler, store, [(f"v{i:06d}", bench, when, {"i": i}) for i in range(n)])
+    scheduler.wakeup()
+    add_s = time.perf_counter() - began
+    overran = time.time() > due
+    meter = Meter(store)
+    meter.start()
+    try:
+        await asyncio.wait_for(_counter.done.wait(), lead + timeout)
+        drained = await wait_until(lambda: _is_drained(scheduler), timeout=timeout)
+    except TimeoutError:
+        drained = False
+    drained_at = time.time()
+    meter.stop()
+    await asyncio.sleep(0.2)
+    scheduler.remove_all_jobs()
+    scheduler.shutdown(wait=False)
+    starts = _counter.starts
+    return {
+        "wall_s": max(starts) if starts else None,
+        "first_s": min(starts) if starts else None,
+        "drain_s": drained_at - due,
+        "cpu_s": meter.cpu,
+        "server_cpu_s": meter.server_cpu,
+        "add_s": add_s,
+        "ran": len(_counter.seen),
+        "duplicates": _counter.duplicates,
+        "timed_out": not drained,
+        "add_overran": overran,
+    }
+
+
 async def lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
     global _counter
+    if params.get("cross"):
+        raise NotApplicable(_NEVER_TOLD)
     n, spread, lead = int(params["n"]), float(params["spread"]), float(params.get("lead", 1.0))
-    if store == "mariadb":
+    if store in SHARED:
         # add_job commits each job on its own: 1,000 of them take seconds, so
         # the first due time is put further out (lag is measured from it).
         lead = max(lead, n * _SQL_ADD_SECONDS)
@@ -225,7 +304,7 @@ async def lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def scale(store: str, params: dict[str, Any]) -> dict[str, Any]:
-    if store != "mariadb":
+    if store not in SHARED:
         raise NotApplicable("only a shared job store can be used by several processes")
     n = int(params["n"])
     scheduler = _scheduler(store)
@@ -260,6 +339,7 @@ async def scale_worker(store: str, params: dict[str, Any], out: str) -> None:
     """
     global _recorder
     _recorder = WorkerRecorder(out)
+    _pause[0] = float(params.get("callback_ms", 0)) / 1000
     scheduler = _scheduler(store)
     interval = float(params.get("polling_interval", 0.1))
     ticker: list[asyncio.Task[None]] = []
@@ -295,10 +375,11 @@ async def describe(store: str, params: dict[str, Any]) -> dict[str, Any]:
         "adaptations": [
             "APScheduler: misfire_grace_time=None (its default skips jobs over 1 s late)",
             "APScheduler: stores filled before a measurement with one multi-row INSERT of the rows "
-            "add_job writes (no batch API)",
+            "add_job writes (no batch API); a burst added to a running scheduler on a SQL store "
+            "the same way, followed by wakeup()",
             "APScheduler: each process of the scaling run calls wakeup() every polling interval "
             "(it is never told of jobs added by another process)",
-            f"APScheduler: lag on MariaDB measured with the first task due {_SQL_ADD_SECONDS * 1000:.0f} ms "
+            f"APScheduler: lag on SQL stores measured with the first task due {_SQL_ADD_SECONDS * 1000:.0f} ms "
             "per task after adding starts (add_job commits each job separately)",
         ],
     }

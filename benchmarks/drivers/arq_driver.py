@@ -13,12 +13,18 @@ measured goes through the public API.
 from __future__ import annotations
 
 import asyncio
+import random
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool  # type: ignore[import-not-found]
-from arq.constants import job_key_prefix  # type: ignore[import-not-found]
+from arq.constants import (  # type: ignore[import-not-found]
+    in_progress_key_prefix,
+    job_key_prefix,
+)
 from arq.jobs import serialize_job  # type: ignore[import-not-found]
 from arq.worker import Worker, func  # type: ignore[import-not-found]
 from common import (
@@ -28,20 +34,28 @@ from common import (
     Counter,
     Meter,
     NotApplicable,
+    ProcessRecord,
     WorkerRecorder,
     lag_metrics,
+    lags_from_record,
     run_driver,
     run_scaling,
     serve_until_terminated,
+    start_role,
+    stop_children,
+    wait_ready,
     wait_until,
 )
 
 QUEUE = "taskshed_bench_arq"
 SETTINGS = RedisSettings(host=REDIS_HOST, port=REDIS_PORT, database=REDIS_DB)
 _EXPIRES_MS = 86_400_000
+#: poll_delay of the worker in another process (the reference's PollingWorker polls as often).
+CROSS_POLL_DELAY = 0.1
 
 _counter: Counter | None = None
 _recorder: WorkerRecorder | None = None
+_pause = [0.0]
 
 
 async def bench(ctx: dict[str, Any], i: int) -> None:
@@ -57,6 +71,8 @@ async def measure(ctx: dict[str, Any], i: int, due: float) -> None:
 async def record(ctx: dict[str, Any], key: str) -> None:
     assert _recorder is not None
     _recorder.hit(key)
+    if _pause[0]:
+        await asyncio.sleep(_pause[0])
 
 
 async def noop(ctx: dict[str, Any], i: int) -> None:
@@ -96,7 +112,7 @@ def _worker(functions: list[Any], params: dict[str, Any]) -> Any:
         functions=functions,
         redis_settings=SETTINGS,
         queue_name=QUEUE,
-        max_jobs=int(params.get("max_jobs", 100)),
+        max_jobs=int(params.get("max_concurrency", params.get("max_jobs", 100))),
         keep_result=0,
         poll_delay=float(params.get("polling_interval", 0.5)),
         handle_signals=False,
@@ -112,7 +128,12 @@ async def _stop(worker: Any, main: asyncio.Task[None]) -> None:
 
 
 async def _queue_empty(redis: ArqRedis) -> bool:
-    return await redis.zcard(QUEUE) == 0
+    """No job waiting, and none taken but unfinished (arq removes a job from the queue when done)."""
+    if await redis.zcard(QUEUE):
+        return False
+    async for _ in redis.scan_iter(match=in_progress_key_prefix + "*", count=1000):
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------- workloads
@@ -170,6 +191,8 @@ async def burst(store: str, params: dict[str, Any]) -> dict[str, Any]:
 async def lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
     global _counter
     _check_store(store)
+    if params.get("cross"):
+        return await _cross_lag(store, params)
     if params["worker"] != "polling":
         raise NotApplicable("arq has no event-driven mode: its worker polls every poll_delay")
     n, spread, lead = int(params["n"]), float(params["spread"]), float(params.get("lead", 1.0))
@@ -204,6 +227,44 @@ async def lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Jobs due now enqueued one by one here; an arq worker polling every 0.1 s in another process."""
+    if params.get("notifier") not in (None, "store") or params.get("outage"):
+        raise NotApplicable("arq has no notifier: its worker polls every poll_delay")
+    n, gap = int(params["n"]), float(params["gap"])
+    folder = Path(tempfile.mkdtemp(prefix="taskshed-bench-xlag-"))
+    out = folder / "worker.txt"
+    redis = await create_pool(SETTINGS, default_queue_name=QUEUE)
+    await _clean(redis)
+    child = await start_role(
+        __file__, "scale-worker", store, {"polling_interval": CROSS_POLL_DELAY}, out
+    )
+    try:
+        await wait_ready(child)
+        await asyncio.sleep(float(params.get("settle", 1.0)))
+        rng = random.Random(15)
+        for i in range(n):
+            due = time.time()
+            await redis.enqueue_job("record", _job_id=f"x{i:05d}", key=f"x{i:05d}|{due:.6f}")
+            await asyncio.sleep(gap * rng.uniform(0.5, 1.5))
+        drained = await wait_until(
+            lambda: _queue_empty(redis), timeout=float(params.get("timeout", 30)), every=0.02
+        )
+        await asyncio.sleep(0.3)
+    finally:
+        await stop_children([child])
+        await _clean(redis)
+        await redis.aclose()
+    record_ = ProcessRecord()
+    record_.add(out)
+    return {
+        **lag_metrics(lags_from_record(record_), n),
+        "duplicates": record_.runs - record_.unique,
+        "notifier": False,
+        "timed_out": not drained,
+    }
+
+
 async def scale(store: str, params: dict[str, Any]) -> dict[str, Any]:
     _check_store(store)
     n = int(params["n"])
@@ -229,6 +290,7 @@ async def scale(store: str, params: dict[str, Any]) -> dict[str, Any]:
 async def scale_worker(store: str, params: dict[str, Any], out: str) -> None:
     global _recorder
     _recorder = WorkerRecorder(out)
+    _pause[0] = float(params.get("callback_ms", 0)) / 1000
     worker = _worker([func(record, name="record")], {"polling_interval": 0.1, **params})
     main: list[asyncio.Task[None]] = []
 
@@ -256,7 +318,9 @@ async def describe(store: str, params: dict[str, Any]) -> dict[str, Any]:
         "name": "arq 0.28",
         "version": version("arq"),
         "adaptations": [
-            "arq: max_jobs=100 (our default max_concurrency; arq's default is 10), keep_result=0",
+            "arq: max_jobs=100 (our default max_concurrency; arq's default is 10; 10 in the I/O "
+            "scaling case), keep_result=0",
+            f"arq across processes: poll_delay {CROSS_POLL_DELAY} s (its default is 0.5 s)",
             "arq: Redis filled before a measurement with one pipeline of the keys enqueue_job writes "
             "(no batch API)",
         ],

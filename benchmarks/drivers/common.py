@@ -34,11 +34,20 @@ MYSQL_PORT = int(os.environ.get("BENCH_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("BENCH_MYSQL_USER", "root")
 REDIS_HOST = os.environ.get("BENCH_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6379"))
-#: The Redis database number that only the benchmarks use.
-REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "9"))
+#: The Redis database number that only the benchmarks use (9 belongs to the resilience tests).
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "12"))
+PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
+PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
+#: Where the SQLite benchmark databases live (one file per peer).
+SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", tempfile.gettempdir()))
 
-#: The server process names whose CPU time a run reads from /proc.
-SERVER_PROCESSES = {"redis": ("redis-server",), "mariadb": ("mariadbd", "mysqld")}
+#: The server process names whose CPU time a run reads from /proc (SQLite and memory have none).
+SERVER_PROCESSES = {
+    "redis": ("redis-server",),
+    "mariadb": ("mariadbd", "mysqld"),
+    "postgresql": ("postgres", "postmaster"),
+}
 
 
 class NotApplicable(Exception):
@@ -50,7 +59,7 @@ class Arguments:
     workload: str
     store: str
     params: dict[str, Any]
-    scale_worker: bool = False
+    role: str | None = None
     out: str | None = None
 
 
@@ -62,13 +71,18 @@ def parse_arguments(argv: Sequence[str] | None = None) -> Arguments:
     parser.add_argument("--store", required=True)
     parser.add_argument("--params", default="{}", help="JSON object of workload parameters")
     parser.add_argument(
-        "--scale-worker", action="store_true", help="internal: be one worker process"
+        "--scale-worker",
+        action="store_const",
+        const="scale-worker",
+        dest="role",
+        help="internal: be one worker process of a scaling run (same as --role scale-worker)",
     )
-    parser.add_argument("--out", help="internal: where a worker process writes its record")
+    parser.add_argument(
+        "--role", help="internal: be a helper process of a measurement (see run_driver)"
+    )
+    parser.add_argument("--out", help="internal: where a helper process writes its record")
     args = parser.parse_args(argv)
-    return Arguments(
-        args.workload, args.store, json.loads(args.params), args.scale_worker, args.out
-    )
+    return Arguments(args.workload, args.store, json.loads(args.params), args.role, args.out)
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -77,17 +91,31 @@ def emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+Role = Callable[[str, dict[str, Any], str], Coroutine[Any, Any, None]]
+
+
 def run_driver(
     workloads: dict[str, Callable[[str, dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]],
-    scale_worker: Callable[[str, dict[str, Any], str], Coroutine[Any, Any, None]] | None,
+    scale_worker: Role | None,
     argv: Sequence[str] | None = None,
+    *,
+    roles: dict[str, Role] | None = None,
 ) -> None:
-    """The ``main`` of every driver: dispatch, and turn NotApplicable into an ``na`` line."""
+    """The ``main`` of every driver: dispatch, and turn NotApplicable into an ``na`` line.
+
+    ``roles`` are the helper processes a measurement starts (``--role NAME
+    --out FILE``): a worker of a scaling run, the worker of a cross-process lag
+    run, the scheduler of a burst added from another process.
+    """
     args = parse_arguments(argv)
-    if args.scale_worker:
-        if scale_worker is None or args.out is None:
-            raise SystemExit("this driver has no scale worker")
-        asyncio.run(scale_worker(args.store, args.params, args.out))
+    if args.role is not None:
+        known = {**(roles or {})}
+        if scale_worker is not None:
+            known["scale-worker"] = scale_worker
+        role = known.get(args.role)
+        if role is None or args.out is None:
+            raise SystemExit(f"this driver has no {args.role!r} role")
+        asyncio.run(role(args.store, args.params, args.out))
         return
     workload = workloads.get(args.workload)
     if workload is None:
@@ -302,17 +330,9 @@ async def run_scaling(
     try:
         for index in range(processes):
             out = folder / f"worker-{index}.txt"
-            children.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable, driver, "--workload", "scale", "--store", store,
-                    "--params", json.dumps(params), "--scale-worker", "--out", str(out),
-                    stdout=asyncio.subprocess.PIPE,
-                    stdin=asyncio.subprocess.DEVNULL,
-                )
-            )  # fmt: skip
+            children.append(await start_role(driver, "scale-worker", store, params, out))
         for child in children:
-            if not await asyncio.wait_for(_ready(child), timeout=60):
-                raise RuntimeError(f"a worker process did not start (exit {child.returncode})")
+            await wait_ready(child)
         due = time.time() + lead
         await schedule(due)
         if time.time() > due:
@@ -323,15 +343,7 @@ async def run_scaling(
         # starting its (duplicate) copies: give it a moment to finish them.
         await asyncio.sleep(float(params.get("settle", 0.5)))
     finally:
-        for child in children:
-            if child.returncode is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                await asyncio.wait_for(child.wait(), timeout=30)
-            except TimeoutError:
-                child.kill()
-                await child.wait()
+        await stop_children(children)
     for index in range(processes):
         record.add(folder / f"worker-{index}.txt")
     elapsed = drained_at - due
@@ -356,3 +368,99 @@ async def _ready(child: asyncio.subprocess.Process) -> bool:
         if line.strip() == b"READY":
             return True
     return False
+
+
+# ---------------------------------------------------------------------- helper processes
+
+
+async def start_role(
+    driver: str, role: str, store: str, params: dict[str, Any], out: Path
+) -> asyncio.subprocess.Process:
+    """Start this driver again as a helper process (``--role``); it says READY when it is up."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, driver, "--workload", role, "--store", store,
+        "--params", json.dumps(params), "--role", role, "--out", str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def wait_ready(child: asyncio.subprocess.Process, timeout: float = 60) -> None:
+    if not await asyncio.wait_for(_ready(child), timeout=timeout):
+        raise RuntimeError(f"a helper process did not start (exit {await child.wait()})")
+
+
+async def tell(child: asyncio.subprocess.Process, line: str) -> None:
+    """Send one line to a helper process's stdin (see :func:`next_command`)."""
+    assert child.stdin is not None
+    child.stdin.write(line.encode() + b"\n")
+    await child.stdin.drain()
+
+
+async def answer(child: asyncio.subprocess.Process, timeout: float) -> str:
+    """The next line a helper process prints (empty if it exits)."""
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), timeout)
+    return line.decode().strip()
+
+
+async def next_command() -> str:
+    """Inside a helper process: the next line from the parent ("" once it closed our stdin)."""
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    return line.strip()
+
+
+def say_to_parent(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def stop_children(children: Sequence[asyncio.subprocess.Process]) -> None:
+    """SIGTERM every helper still running, wait for them (SIGKILL after 30 s)."""
+    for child in children:
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            await asyncio.wait_for(child.wait(), timeout=30)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+
+
+def tcp_ports_of(pid: int) -> set[int]:
+    """The local TCP ports of ``pid``'s sockets (Linux): how a server tells its connections apart."""
+    inodes: set[str] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fd_dir.iterdir())
+    except OSError:
+        return set()
+    for entry in entries:
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def lags_from_record(record: ProcessRecord) -> list[float]:
+    """Start minus due of each task's first start, for keys of the form ``name|due_epoch``."""
+    lags = []
+    for key, starts in record.starts.items():
+        _, _, due = key.partition("|")
+        if due:
+            lags.append(min(starts) - float(due))
+    return lags

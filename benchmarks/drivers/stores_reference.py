@@ -21,7 +21,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from common import MYSQL_HOST, MYSQL_PORT, MYSQL_USER, REDIS_DB, REDIS_HOST, REDIS_PORT
+from common import (
+    MYSQL_HOST,
+    MYSQL_PORT,
+    MYSQL_USER,
+    REDIS_DB,
+    REDIS_HOST,
+    REDIS_PORT,
+    NotApplicable,
+)
 
 from taskshed.datastores import (  # type: ignore[attr-defined]
     InMemoryDataStore,
@@ -33,6 +41,8 @@ from taskshed.datastores import (  # type: ignore[attr-defined]
 from taskshed.workers import EventDrivenWorker, PollingWorker
 
 NAME = "TaskShed 0.10.0 (reference)"
+#: How often the reference's worker polls when the tasks come from another process.
+CROSS_POLLING_INTERVAL = 0.1
 MYSQL_DB = "taskshed_bench_ref"
 
 ADAPTATIONS = [
@@ -43,6 +53,8 @@ ADAPTATIONS = [
     "reference MySQL store: PyMySQL pinned below 1.2 (1.2 rejects the lists 0.10.0 passes to `IN %s`)",
     f"reference Redis store: client on database {REDIS_DB} and key prefix `taskshed_bench_ref` "
     "(0.10.0 has no database setting and a fixed prefix)",
+    f"reference across processes: a PollingWorker every {CROSS_POLLING_INTERVAL} s (0.10.0's "
+    "event-driven worker never hears of tasks another process adds)",
 ]
 
 _UPSERT_MARIADB = """
@@ -85,7 +97,7 @@ def make_store(store: str) -> Any:
     if store == "mariadb":
         config = MySQLConfig(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, db=MYSQL_DB)
         return _MariaDBReferenceStore(config=config)
-    raise ValueError(store)
+    raise NotApplicable(f"TaskShed 0.10.0 has no {store} store")
 
 
 async def prepare(store: str) -> None:
@@ -120,4 +132,40 @@ def make_worker(
     if kind == "polling":
         interval = timedelta(seconds=float(params["polling_interval"]))
         return PollingWorker(callbacks, datastore, polling_interval=interval)
+    if kind == "cross":
+        interval = timedelta(seconds=CROSS_POLLING_INTERVAL)
+        return PollingWorker(callbacks, datastore, polling_interval=interval)
     return EventDrivenWorker(callbacks, datastore)
+
+
+def make_scheduler(datastore: Any, params: dict[str, Any], worker: Any = None) -> Any:
+    from taskshed.schedulers import AsyncScheduler
+
+    if params.get("notifier") not in (None, "store", "none"):
+        raise NotApplicable("TaskShed 0.10.0 has no notifiers")
+    return AsyncScheduler(datastore, worker=worker)
+
+
+def has_notifier(store: str, params: dict[str, Any]) -> bool:
+    return False
+
+
+async def cut_notifier_connections(store: str, params: dict[str, Any], pid: int) -> int:
+    raise NotApplicable(_NO_NOTIFIER)
+
+
+def check_notifier_cut(store: str, params: dict[str, Any]) -> None:
+    raise NotApplicable(_NO_NOTIFIER)
+
+
+_NO_NOTIFIER = "TaskShed 0.10.0 has no notifier connection to cut"
+
+
+async def burst_floor(store: str, n: int) -> dict[str, float]:
+    """The raw-driver floor is measured next to ours only."""
+    return {}
+
+
+async def schedule_floor(store: str, n: int) -> dict[str, float]:
+    """The raw-driver floor is measured next to ours only."""
+    return {}

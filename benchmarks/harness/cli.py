@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shlex
@@ -16,8 +17,8 @@ from typing import Any
 from harness import charts, machine, report, venvs
 from harness.execute import Outcome, run_driver, service_reachable, write_log
 from harness.peers import BENCHMARKS, PEERS, PEERS_BY_KEY, STORES, Peer
-from harness.plan import FULL, SMOKE, WORKLOADS, build_cases, run_order
-from harness.summary import RATIO_METRICS, evaluate_targets, ratio, summarize_case
+from harness.plan import DEFAULT_WORKLOADS, FULL, SMOKE, WORKLOADS, build_cases, run_order
+from harness.summary import evaluate_targets, ratio, ratio_metrics_of, summarize_case
 
 ROOT = BENCHMARKS.parent
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
@@ -33,6 +34,10 @@ SERVERS = {
         os.environ.get("BENCH_MYSQL_HOST", "127.0.0.1"),
         int(os.environ.get("BENCH_MYSQL_PORT", "3306")),
     ),
+    "postgresql": (
+        os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
+        int(os.environ.get("BENCH_PG_PORT", "5432")),
+    ),
 }
 TOOLING = Peer("tooling", "chart tooling", "", ("matplotlib>=3.8",), ())
 
@@ -44,8 +49,8 @@ def _csv(value: str) -> tuple[str, ...]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
-        description="Run taskshed side by side with TaskShed 0.10.0, APScheduler 3 and arq; "
-        "write docs/benchmarks.md, benchmarks/results/summary.json and charts.",
+        description="Run taskshed side by side with TaskShed 0.10.0, APScheduler 3, arq, "
+        "procrastinate and saq; write docs/benchmarks.md, benchmarks/results/summary.json and charts.",
     )
     parser.add_argument(
         "--smoke",
@@ -61,8 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         type=_csv,
-        default=WORKLOADS,
-        help=f"workloads to run (default: {','.join(WORKLOADS)})",
+        default=DEFAULT_WORKLOADS,
+        help=f"workloads to run (default: {','.join(DEFAULT_WORKLOADS)}; also: million, "
+        "long: a million stored tasks per store)",
     )
     parser.add_argument(
         "--peers",
@@ -72,6 +78,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--stores", type=_csv, default=STORES, help=f"stores (default: {','.join(STORES)})"
+    )
+    parser.add_argument(
+        "--variants",
+        type=_csv,
+        default=None,
+        help="only these variants of the chosen workloads (e.g. live,live-remote,cross,io-p1)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the cases of the summary already written there that this run did not repeat "
+        "(e.g. a full run, then --only million --merge); the page says which run each came from",
+    )
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="smoke: run the stores one after the other (a smoke run overlaps them by default)",
     )
     parser.add_argument(
         "--no-install",
@@ -175,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     peer_info: dict[str, dict[str, Any]] = {}
     servers: dict[str, str | None] = {}
     broken: dict[tuple[str, str], Outcome] = {}
+    lanes = not args.serial and args.smoke
     for peer in peers:
         described = run_driver(peer, "describe", "memory", {}, 60)
         info = described.metrics if described.status == "ok" else {}
@@ -188,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         for adaptation in info.get("adaptations", []):
             _say(f"  adapted: {adaptation}")
-        for store in peer.stores:
-            if store not in stores or store in down:
+
+    def prepare(store: str) -> None:
+        for peer in peers:
+            if store not in peer.stores:
                 continue
             prepared = run_driver(peer, "prepare", store, {}, 120)
             if prepared.status == "error":
@@ -199,44 +225,59 @@ def main(argv: list[str] | None = None) -> int:
             elif prepared.status == "ok" and prepared.metrics.get("server"):
                 servers[store] = prepared.metrics["server"]
 
+    _in_lanes([s for s in stores if s not in down], prepare, parallel=lanes)
+
     sizes = SMOKE if args.smoke else FULL
     cases = build_cases(
         sizes, workloads=tuple(w for w in WORKLOADS if w in args.only), stores=tuple(stores)
     )
+    if args.variants is not None:
+        cases = [case for case in cases if case.variant in args.variants]
     order = run_order(cases, peers, args.repetitions)
     runs: list[dict[str, Any]] = []
     na_cache: dict[tuple[str, str], Outcome] = {}
-    for index, (rep, case, peer) in enumerate(order, 1):
-        run_key = (peer.key, case.id)
-        if case.store in down:
-            outcome = Outcome("na", reason=down[case.store])
-        elif (peer.key, case.store) in broken:
-            failed = broken[(peer.key, case.store)]
-            outcome = Outcome("error", reason=f"setup failed: {failed.reason}")
-        elif run_key in na_cache:
-            outcome = na_cache[run_key]
-        else:
-            outcome = run_driver(peer, case.workload, case.store, case.params, case.timeout)
-            if outcome.status == "na":
-                na_cache[run_key] = outcome
-        runs.append(
-            {
-                "rep": rep,
-                "case": case.id,
-                "peer": peer.key,
-                "status": outcome.status,
-                "reason": outcome.reason,
-                "metrics": outcome.metrics,
-                "seconds": round(outcome.seconds, 3),
-            }
-        )
-        if outcome.status == "error":
-            write_log(
-                raw, f"{index:04d}-{peer.key}-{case.id.replace('/', '-')}.log", outcome.stderr
+    numbered = list(enumerate(order, 1))
+
+    def run_store(store: str) -> None:
+        for index, (rep, case, peer) in numbered:
+            if case.store != store:
+                continue
+            run_key = (peer.key, case.id)
+            if case.store in down:
+                outcome = Outcome("na", reason=down[case.store])
+            elif (peer.key, case.store) in broken:
+                failed = broken[(peer.key, case.store)]
+                outcome = Outcome("error", reason=f"setup failed: {failed.reason}")
+            elif run_key in na_cache:
+                outcome = na_cache[run_key]
+            else:
+                outcome = run_driver(peer, case.workload, case.store, case.params, case.timeout)
+                if outcome.status == "na":
+                    na_cache[run_key] = outcome
+            runs.append(
+                {
+                    "index": index,
+                    "rep": rep,
+                    "case": case.id,
+                    "peer": peer.key,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "metrics": outcome.metrics,
+                    "seconds": round(outcome.seconds, 3),
+                }
             )
-        _say(
-            f"[{index:3d}/{len(order)}] {case.id:<24} {peer.key:<12} {_brief(case.workload, outcome)}"
-        )
+            if outcome.status == "error":
+                write_log(
+                    raw, f"{index:04d}-{peer.key}-{case.id.replace('/', '-')}.log", outcome.stderr
+                )
+            _say(
+                f"[{index:3d}/{len(order)}] {case.id:<28} {peer.key:<13} {_brief(case.workload, outcome)}"
+            )
+
+    if lanes:
+        _say("  smoke: one lane per store, in parallel (numbers mean nothing in a smoke run)")
+    _in_lanes(list(dict.fromkeys(case.store for case in cases)), run_store, parallel=lanes)
+    runs.sort(key=lambda run: run.pop("index"))
 
     raw.mkdir(parents=True, exist_ok=True)
     (raw / "runs.json").write_text(json.dumps(runs, indent=1, sort_keys=True))
@@ -254,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         "duration_s": round(time.monotonic() - started, 1),
         "cases": summaries,
     }
-    summary["targets"] = evaluate_targets(summaries)
+    if args.merge:
+        summary = _merged(summary_path, summary)
+    summary["targets"] = evaluate_targets(summary["cases"])
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
 
@@ -279,14 +322,69 @@ def _brief(workload: str, outcome: Outcome) -> str:
     if workload == "schedule":
         text = f"{m['wall_s'] * 1e3:9.1f} ms"
     elif workload == "burst":
-        text = f"wall {m['wall_s']:.2f} s, cpu {m['cpu_s']:.2f} s, ran {m['ran']}"
+        text = f"wall {_num(m.get('wall_s'))} s, cpu {_num(m.get('cpu_s'))} s, ran {m['ran']}"
+        if "drain_s" in m:
+            text += f", drained {_num(m['drain_s'])} s, duplicates {m['duplicates']}"
     elif workload == "lag":
         text = f"p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, max {m['max_ms']:.1f} ms, ran {m['ran']}"
+        if "cuts" in m:
+            text += f", {m['cuts']} cut(s)"
+    elif workload == "million":
+        text = (
+            f"add {_num(m.get('add_rate'), '.0f')}/s, claim {_num(m.get('claim_small_ms'))} -> "
+            f"{_num(m.get('claim_big_ms'))} ms, wake-up {_num(m.get('wakeup_small_ms'))} -> "
+            f"{_num(m.get('wakeup_big_ms'))} ms, {_num(m.get('bytes_per_task'), '.0f')} B/task"
+        )
     else:
         text = f"{m['tasks_per_s']:,.0f} tasks/s, duplicates {m['duplicates']}, {m['per_process']}"
     if m.get("timed_out"):
         text += " TIMED OUT"
     return f"{text}  ({outcome.seconds:.1f} s)"
+
+
+def _merged(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """This run's cases, plus the earlier summary's cases it did not repeat (stamped with their run)."""
+    if not path.exists():
+        return summary
+    earlier = json.loads(path.read_text())
+    if earlier.get("smoke") != summary["smoke"]:
+        raise SystemExit(f"--merge: {path} is a {'smoke' if earlier.get('smoke') else 'full'} run")
+    fresh = {case["id"] for case in summary["cases"]}
+    for case in summary["cases"]:
+        case["run"] = summary["generated"]
+    kept = [
+        {**case, "run": case.get("run", earlier["generated"])}
+        for case in earlier["cases"]
+        if case["id"] not in fresh
+    ]
+    merged = dict(summary)
+    merged["cases"] = kept + summary["cases"]
+    merged["peers"] = {**earlier.get("peers", {}), **summary["peers"]}
+    merged["servers"] = {**earlier.get("servers", {}), **summary["servers"]}
+    merged["merged_runs"] = sorted(
+        {case["run"] for case in merged["cases"]} | set(earlier.get("merged_runs", []))
+    )
+    return merged
+
+
+def _in_lanes(stores: list[str], work: Any, *, parallel: bool) -> None:
+    """``work(store)`` for every store: one after the other, or one thread per store.
+
+    Runs on different stores never share data (each store has its own
+    database, prefix or file), so a smoke run may overlap them; a measuring
+    run never does.
+    """
+    if not parallel:
+        for store in stores:
+            work(store)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(len(stores), 1)) as pool:
+        for future in [pool.submit(work, store) for store in stores]:
+            future.result()
+
+
+def _num(value: Any, spec: str = ".2f") -> str:
+    return "?" if value is None else format(value, spec)
 
 
 def _draw(summary_path: Path, summary: dict[str, Any], chart_path: Path, *, install: bool) -> bool:
@@ -313,11 +411,11 @@ def _draw(summary_path: Path, summary: dict[str, Any], chart_path: Path, *, inst
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    others = [k for k in ("reference", "apscheduler", "arq") if k in summary["peers"]]
+    others = [k for k in summary["peers"] if k != "ours"]
     _say("")
     _say("ours / theirs (median):")
     for case in summary["cases"]:
-        for metric in RATIO_METRICS[case["workload"]]:
+        for metric in ratio_metrics_of(case):
             cells = []
             for key in others:
                 value = ratio(case, metric.key, key)

@@ -18,7 +18,9 @@ class MigrationsBuildHook(BuildHookInterface):
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if version == "editable":
-            # An editable install finds ../../migrations from the checkout itself.
+            # An editable install finds the checkout's migrations/ through the symbolic
+            # link src/taskshed_sqlalchemy/migrations (so `taskshed_sqlalchemy:migrations`
+            # resolves there too); the wheel gets the real files below instead.
             return
         checkout = Path(self.root).resolve().parent.parent / "migrations"
         if not (checkout / "env.py").is_file():

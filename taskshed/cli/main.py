@@ -7,13 +7,21 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from taskshed.cli import demo_command, plugins_command, worker_command
+from taskshed.cli import (
+    cron_command,
+    demo_command,
+    health_command,
+    plugins_command,
+    tasks_command,
+    worker_command,
+    workers_command,
+)
+from taskshed.cli.logging_options import CommandParser, add_logging_options, take_logging_options
+from taskshed.cli.output import run_quietly
 from taskshed.errors import PluginLoadError, TaskshedError
+from taskshed.logs import configure_logging
 from taskshed.plugins import create_plugin_manager
 from taskshed.registry import BackendRegistry, default_registry
-
-#: Libraries whose INFO chatter (migration steps, driver notes) would drown a command's output.
-_QUIET_LOGGERS = ("alembic", "asyncmy")
 
 
 def _command_registry() -> tuple[BackendRegistry, PluginLoadError | None]:
@@ -38,29 +46,41 @@ def build_parser(registry: BackendRegistry | None = None) -> argparse.ArgumentPa
     parser = argparse.ArgumentParser(
         prog="taskshed", description="Schedule and run asyncio tasks from a shared datastore."
     )
-    parser.add_argument(
-        "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging level (default: INFO)",
+    add_logging_options(parser)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=CommandParser
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    plugins_command.add_parser(subparsers)
-    worker_command.add_parser(subparsers)
-    demo_command.add_parser(subparsers)
     registry = registry or _command_registry()[0]
-    registry.plugin_manager.hook.taskshed_add_commands(subparsers=subparsers)
+    plugins_command.add_parser(subparsers)
+    worker_command.add_parser(subparsers, registry.plugin_manager)
+    demo_command.add_parser(subparsers)
+    cron_command.add_parser(subparsers)
+    tasks_command.add_parser(subparsers)
+    workers_command.add_parser(subparsers)
+    health_command.add_parser(subparsers)
+    registry.add_commands(subparsers)  # a plugin that raises is reported, not fatal
     return parser
 
 
 #: Commands that plugins add, and the extra that brings each.
-_PLUGIN_COMMANDS = {"db": "sqlite] or taskshed[mysql] or taskshed[postgresql"}
+_PLUGIN_COMMANDS = {
+    "db": "sqlite] or taskshed[mysql] or taskshed[postgresql",
+    "dashboard": "dashboard",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return run_quietly(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     registry, strict_error = _command_registry()
     parser = build_parser(registry)
-    words = list(sys.argv[1:] if argv is None else argv)
+    if strict_error is None and registry.plugin_manager.strict and registry.problems:
+        strict_error = PluginLoadError(str(registry.problems[0]))
+    words, logging_choice = take_logging_options(
+        list(sys.argv[1:] if argv is None else argv), parser
+    )
     command = next((word for word in words if not word.startswith("-")), None)
     if command in _PLUGIN_COMMANDS and command not in _subcommands(parser):
         print(
@@ -69,12 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    args = parser.parse_args(argv)
-    level = getattr(logging, args.log_level)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level > logging.DEBUG:
-        for name in _QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    args = parser.parse_args(words)
+    configure_logging(
+        logging_choice.level,
+        logging_choice.format,
+        run_log=getattr(args, "run_log", True),
+    )
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from taskshed.config import load_settings, open_datastore
+from taskshed.config import DATASTORE_ENV, load_settings, open_datastore
 from taskshed.datastores.base import DataStore
+from taskshed.errors import ConfigurationError
 
 
 def positive_int(text: str) -> int:
@@ -50,4 +51,19 @@ def store_from_args(args: argparse.Namespace) -> DataStore:
 
 def describe_store(args: argparse.Namespace) -> str:
     settings = load_settings(datastore=args.datastore, serializer=args.serializer)
+    if settings.datastore_source == "default":
+        return f"{settings.datastore} (the embedded default: no datastore configured)"
     return f"{settings.datastore} (from {settings.datastore_source})"
+
+
+def require_configured_store(args: argparse.Namespace, command: str) -> None:
+    """Refuse to fall back on the embedded default: a long-running command needs a chosen store."""
+    if args.datastore is not None:
+        return
+    settings = load_settings(datastore=None, serializer=args.serializer)
+    if settings.datastore_source == "default":
+        raise ConfigurationError(
+            f"no datastore configured: {command} needs one (--datastore URL, "
+            f'${DATASTORE_ENV}, or datastore = "..." under [tool.taskshed] in pyproject.toml); '
+            f"only `taskshed demo` falls back on {settings.datastore}"
+        )

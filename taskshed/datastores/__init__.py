@@ -7,11 +7,11 @@ importable from here once installed, as in TaskShed 0.10.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from taskshed.datastores.base import DataStore
 from taskshed.datastores.memory import InMemoryDataStore
+from taskshed.datastores.plugin_exports import load_plugin_export
 
 __all__ = [
     "DataStore",
@@ -22,26 +22,6 @@ __all__ = [
     "RedisDataStore",
 ]
 
-# name -> (module that provides it, extra that installs it)
-_PLUGIN_EXPORTS: dict[str, tuple[str, str]] = {
-    "RedisDataStore": ("taskshed_redis", "redis"),
-    "RedisConfig": ("taskshed_redis", "redis"),
-    "MySQLDataStore": ("taskshed_sqlalchemy", "mysql"),
-    "MySQLConfig": ("taskshed_sqlalchemy", "mysql"),
-}
-
 
 def __getattr__(name: str) -> Any:
-    try:
-        module_name, extra = _PLUGIN_EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(
-            f"{name} needs the {module_name.replace('_', '-')} plugin: "
-            f"pip install 'taskshed[{extra}]' ({exc})",
-            name=module_name,
-        ) from exc
-    return getattr(module, name)
+    return load_plugin_export(__name__, name)

@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -60,6 +61,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from taskshed.config import DATASTORE_ENV, open_datastore
@@ -91,6 +93,11 @@ class ProcessRun:
     completions_by_worker: dict[int, Counter[str]] = field(default_factory=dict)
     #: Start-to-start delay of each task that started twice, seconds.
     restart_delays: dict[str, float] = field(default_factory=dict)
+    #: When each task's callback started (epoch seconds on the true clock: a process run
+    #: under ``clock_skew`` has its skew taken off), by worker index.
+    start_times: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    #: When the tasks were due (epoch seconds).
+    due_at: float = 0.0
     #: The index of the SIGKILLed worker, if one was killed.
     killed_worker: int | None = None
     #: Tasks whose callback had started but not returned in the killed worker.
@@ -170,6 +177,9 @@ async def run_worker_processes(
     workdir: str | Path | None = None,
     group_id: str | None = None,
     stop_timeout: float = 10.0,
+    callback_style: str = "async",
+    clock_skew: Mapping[int, float] | None = None,
+    due_in: float = 0.0,
 ) -> ProcessRun:
     """Start ``processes`` workers on ``url``, schedule ``tasks`` tasks, wait, and count.
 
@@ -194,6 +204,13 @@ async def run_worker_processes(
     :param env: extra environment variables for the processes.
     :param workdir: where to put record files (default: a new temporary folder,
         kept so that a failure can be inspected).
+    :param callback_style: ``"async"`` (the callback awaits ``asyncio.sleep``),
+        ``"blocking"`` (an ``async def`` that calls ``time.sleep``: it blocks its
+        worker's event loop) or ``"plain"`` (a plain ``def`` calling ``time.sleep``).
+    :param clock_skew: ``{process index: seconds}``: run those processes under
+        Debian's ``faketime`` with their clocks that far ahead (negative: behind).
+        Their recorded start times are corrected back to the true clock.
+    :param due_in: schedule the tasks this many seconds after they are added.
     :raises WorkerProcessError: a process exited before it was ready.
     """
     if processes < 1 or tasks < 0:
@@ -214,6 +231,11 @@ async def run_worker_processes(
     child_env.update(env or {})
     child_env[DATASTORE_ENV] = url
     command = [sys.executable, "-m", "taskshed.testing.worker_process"]
+    skews = dict(clock_skew or {})
+    if skews and shutil.which("faketime") is None:
+        raise WorkerProcessError(
+            "clock_skew needs Debian's faketime (apt-get install faketime); ./dev.sh installs it"
+        )
     options = [
         "--worker", worker,
         "--duration", str(callback_duration),
@@ -221,6 +243,7 @@ async def run_worker_processes(
         "--interval", str(polling_interval),
         "--max-concurrency", str(max_concurrency),
         "--batch-size", str(batch_size),
+        "--style", callback_style,
     ]  # fmt: skip
     if serializer:
         options += ["--serializer", serializer]
@@ -235,8 +258,11 @@ async def run_worker_processes(
         for index, record in enumerate(records):
             record.touch()
             with (folder / f"worker-{index}.err").open("wb") as stderr:
+                skew = skews.get(index)
+                prefix = ["faketime", "-m", "-f", f"{skew:+.6f}s"] if skew is not None else []
                 children.append(
                     await asyncio.create_subprocess_exec(
+                        *prefix,
                         *command,
                         "--record",
                         str(record),
@@ -249,7 +275,8 @@ async def run_worker_processes(
                 )
         await _wait_ready(children, records, folder, deadline=time.monotonic() + timeout)
 
-        run_at = utcnow()
+        run_at = utcnow() + timedelta(seconds=due_in)
+        run.due_at = run_at.timestamp()
         await store.add_tasks(
             Task(
                 callback=RECORD_CALLBACK,
@@ -262,7 +289,7 @@ async def run_worker_processes(
         )
         deadline = time.monotonic() + timeout
         while True:
-            _read_records(run, records)
+            _read_records(run, records, skews)
             if kill_after_starts is not None and run.killed_worker is None:
                 for index, counts in run.starts_by_worker.items():
                     if sum(counts.values()) >= kill_after_starts:
@@ -284,7 +311,7 @@ async def run_worker_processes(
         run.elapsed = time.monotonic() - started
         run.exit_codes = {index: child.returncode for index, child in enumerate(children)}
         try:
-            _read_records(run, records)
+            _read_records(run, records, skews)
             if task_ids:
                 run.left_in_store = {task.task_id for task in await store.fetch_tasks(task_ids)}
                 await store.remove_group_tasks(group)
@@ -325,10 +352,13 @@ async def _wait_ready(
         await asyncio.sleep(_POLL)
 
 
-def _read_records(run: ProcessRun, records: list[Path]) -> None:
+def _read_records(
+    run: ProcessRun, records: list[Path], skews: Mapping[int, float] | None = None
+) -> None:
     """Recount everything from the files (they only grow, so a full re-read is simple)."""
     run.starts.clear()
     run.completions.clear()
+    run.start_times = {}
     start_times: dict[str, list[float]] = {}
     for index, record in enumerate(records):
         starts: Counter[str] = Counter()
@@ -339,7 +369,9 @@ def _read_records(run: ProcessRun, records: list[Path]) -> None:
             kind, stamp, task_id = line.split(" ", 2)
             if kind == "S":
                 starts[task_id] += 1
-                start_times.setdefault(task_id, []).append(float(stamp))
+                true_time = float(stamp) - (skews or {}).get(index, 0.0)
+                start_times.setdefault(task_id, []).append(true_time)
+                run.start_times.setdefault(task_id, []).append((index, true_time))
             elif kind == "D":
                 completions[task_id] += 1
         run.starts_by_worker[index] = starts

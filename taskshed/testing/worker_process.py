@@ -45,6 +45,18 @@ class _Recorder:
             await asyncio.sleep(self._duration)
         self.write("D", task)
 
+    async def blocking(self, task: str) -> None:
+        """Blocks the worker's event loop for the duration (a blocking call in async code)."""
+        self.write("S", task)
+        time.sleep(self._duration)  # noqa: ASYNC251 - the point of this callback
+        self.write("D", task)
+
+    def plain(self, task: str) -> None:
+        """A plain function: the worker runs it in a thread."""
+        self.write("S", task)
+        time.sleep(self._duration)
+        self.write("D", task)
+
 
 def _build_worker(
     kind: str, callbacks: dict[str, Any], store: Any, args: argparse.Namespace
@@ -79,7 +91,8 @@ async def _run(args: argparse.Namespace) -> int:
     recorder = _Recorder(args.record, args.duration)
     store = open_datastore(serializer=args.serializer)
     await store.start()
-    worker = _build_worker(args.worker, {RECORD_CALLBACK: recorder.callback}, store, args)
+    styles = {"async": recorder.callback, "blocking": recorder.blocking, "plain": recorder.plain}
+    worker = _build_worker(args.worker, {RECORD_CALLBACK: styles[args.style]}, store, args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -109,6 +122,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-concurrency", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--serializer", default=None)
+    parser.add_argument("--style", choices=["async", "blocking", "plain"], default="async")
     parser.add_argument(
         "--plugin", action="append", default=[], help="module to register as a plugin first"
     )

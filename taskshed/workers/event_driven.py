@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, Literal
 
 from taskshed.datastores.base import DataStore
-from taskshed.timeutils import utcnow
 from taskshed.workers.backoff import as_timedelta
 from taskshed.workers.base import BaseWorker, Callback
 
 
 class EventDrivenWorker(BaseWorker):
-    """Wakes at the next task's due time, or when the scheduler reports a change.
+    """Wakes at the next task's due time, or when it hears of a change.
 
-    Changes made by other processes are noticed within ``max_sleep`` (the
-    longest it sleeps without asking the store), as are leases that expire.
-    Tasks are claimed up to ``prefetch`` (50 ms) before they are due and
-    started on time, so the claim's round trip to the store adds no lag.
+    Changes made through a scheduler in this process wake it at once; changes
+    from other processes arrive through the store's notifier (Redis,
+    PostgreSQL, in-process) when there is one, and are otherwise seen within
+    ``max_sleep`` (the longest it sleeps without asking the store), as are
+    leases that expire. Tasks are claimed up to ``prefetch`` (50 ms) before
+    they are due and started on time, so the claim's round trip adds no lag.
     """
+
+    kind: Literal["event", "polling"] = "event"
 
     def __init__(
         self,
@@ -26,14 +30,19 @@ class EventDrivenWorker(BaseWorker):
         *,
         max_sleep: timedelta | float = timedelta(seconds=1),
         prefetch: timedelta | float = timedelta(milliseconds=50),
-        **options: object,
+        **options: Any,
     ) -> None:
-        super().__init__(callback_map, datastore, prefetch=prefetch, **options)  # type: ignore[arg-type]
         self.max_sleep = as_timedelta(max_sleep, "max_sleep")
+        if self.max_sleep > timedelta(hours=1):
+            raise ValueError("max_sleep must be at most one hour")
+        super().__init__(callback_map, datastore, prefetch=prefetch, **options)
 
     async def _idle(self) -> None:
-        wakeup = await self._datastore.fetch_next_wakeup()
+        wakeup = await self._datastore.fetch_next_wakeup(callbacks=self.callbacks)
         timeout = self.max_sleep.total_seconds()
         if wakeup is not None:
-            timeout = min(timeout, (wakeup - self.prefetch - utcnow()).total_seconds())
+            # Wake half the prefetch ahead, then claim a whole prefetch ahead: each claim
+            # takes the tasks of half a prefetch window, not just the one that is next,
+            # and the first of them is still claimed half a prefetch before its time.
+            timeout = min(timeout, self.clock.local(wakeup - self.options.prefetch / 2))
         await self._sleep(timeout)

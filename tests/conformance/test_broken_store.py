@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.services import require_module
+
 REPO = Path(__file__).resolve().parents[2]
 
 #: For each broken store, tests that must fail against it (others may fail too).
@@ -49,8 +51,32 @@ MUST_FAIL: dict[str, set[str]] = {
         "test_sub_second_precision_is_kept_at_the_declared_resolution",
         "test_aware_times_in_any_zone_keep_their_instant",
     },
+    "MillisecondIntervalStore": {
+        "test_intervals_keep_sub_millisecond_parts_at_the_declared_resolution",
+    },
+    "IdOrderStore": {"test_fetch_tasks_returns_them_in_the_order_asked_for"},
+    "InsertionOrderGroupStore": {"test_fetch_group_tasks_is_earliest_first_then_by_id"},
+    "LenientReaderStore": {"test_bad_ids_in_reads_and_removals_raise_typed_errors"},
+    "HalfWriteOnShutdownStore": {"test_shutdown_while_calls_are_in_flight"},
     # The lease-ignoring example file store, shared by real worker processes.
     "LeaseIgnoringFileStore": {"test_worker_processes_start_every_task_exactly_once"},
+}
+
+#: What the failure messages must say for each broken store: the promise it broke.
+MUST_SAY: dict[str, str] = {
+    "LeaseIgnoringStore": "must not be claimed by another worker while its lease holds",
+    "TokenIgnoringStore": "must be stale",
+    "GreedyRemoveStore": "remove_group_tasks('g') must remove the group's tasks",
+    "EagerDeleteStore": "must stay stored while its callback runs",
+    "RestampingPauseStore": "paused_at",
+    "WallClockStore": "must claim the earliest due tasks first",
+    "MillisecondStore": "resolution",
+    "MillisecondIntervalStore": "not round them to ms or s",
+    "IdOrderStore": "in the order of the ids asked for",
+    "InsertionOrderGroupStore": "earliest run_at first",
+    "LenientReaderStore": "fetch_tasks with the bad id",
+    "HalfWriteOnShutdownStore": "a write must be all or nothing",
+    "LeaseIgnoringFileStore": "every task must start exactly once",
 }
 
 SUITE_MODULE = """
@@ -80,7 +106,8 @@ class InProcess(DataStoreSuite):
 
 class TestLeaseIgnoringFileStore(DataStoreSuite):
     process_plugins = ("tests.conformance.broken_stores",)
-    process_timeout = 6.0
+    # Starting three interpreters takes a few seconds on a loaded two-core machine.
+    process_timeout = 30.0
     wait_timeout = 2.0
 
     @pytest.fixture
@@ -95,10 +122,12 @@ class Test{name}(InProcess):
 """
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: under pytest-xdist a worker interleaves other modules' tests, which
+# would tear a module-scoped fixture down and run the whole suite again per store.
+@pytest.fixture(scope="session")
 def failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """Run the suite against every broken store once; the failed test names per store."""
-    pytest.importorskip("taskshed_example_store", reason="pip install -e tests/example_plugin")
+    require_module("taskshed_example_store", install="pip install -e tests/example_plugin")
     folder = tmp_path_factory.mktemp("broken")
     in_process = [name for name in MUST_FAIL if name != "LeaseIgnoringFileStore"]
     classes = "".join(CLASS_TEMPLATE.format(name=name) for name in in_process)
@@ -118,13 +147,17 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
         cwd=folder, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
-    failed: dict[str, set[str]] = {name: set() for name in MUST_FAIL}
+    failed: dict[str, dict[str, str]] = {name: {} for name in MUST_FAIL}
     passed = 0
     for case in ET.parse(report).getroot().iter("testcase"):
         store = case.get("classname", "").rsplit(".", 1)[-1].removeprefix("Test")
         test = case.get("name", "").split("[")[0]
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed.setdefault(store, set()).add(test)
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is not None:
+            message = (problem.get("message") or "") + "\n" + (problem.text or "")
+            failed.setdefault(store, {})[test] = failed.get(store, {}).get(test, "") + message
         elif case.find("skipped") is None:
             passed += 1
     assert passed > 100, f"the suite hardly ran:\n{result.stdout[-3000:]}"
@@ -132,6 +165,27 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("store", sorted(MUST_FAIL))
-def test_the_suite_fails_a_broken_store(failures: dict[str, set[str]], store: str) -> None:
-    missed = MUST_FAIL[store] - failures[store]
+def test_the_suite_fails_a_broken_store(failures: dict[str, dict[str, str]], store: str) -> None:
+    missed = MUST_FAIL[store] - set(failures[store])
     assert not missed, f"{store} broke the contract but these tests passed: {sorted(missed)}"
+
+
+@pytest.mark.parametrize("store", sorted(MUST_FAIL))
+def test_the_failure_names_the_broken_promise(
+    failures: dict[str, dict[str, str]], store: str
+) -> None:
+    """A plugin author sees which promise broke, not a bare AssertionError."""
+    messages = [failures[store].get(test, "") for test in MUST_FAIL[store]]
+    assert any(MUST_SAY[store] in message for message in messages), (
+        f"no failure of {store} says {MUST_SAY[store]!r}:\n" + "\n---\n".join(messages)[-4000:]
+    )
+    for message in messages:
+        assert message.strip() != "AssertionError", f"a bare AssertionError for {store}"
+
+
+def test_the_suites_asserts_are_rewritten_to_show_the_values(
+    failures: dict[str, dict[str, str]],
+) -> None:
+    """pytest rewrites the installed suite's asserts (taskshed's pytest11 plugin)."""
+    message = failures["IdOrderStore"]["test_fetch_tasks_returns_them_in_the_order_asked_for"]
+    assert "assert ['a', 'm', 'q', 'z'] == ['q', 'z', 'a', 'm']" in message, message[-3000:]

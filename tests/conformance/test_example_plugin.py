@@ -14,10 +14,9 @@ import pytest
 import taskshed
 from taskshed.datastores.base import DataStore
 from taskshed.testing import DataStoreSuite
+from tests.support.services import require_module
 
-pytest.importorskip(
-    "taskshed_example_store", reason="pip install -e tests/example_plugin to run these tests"
-)
+require_module("taskshed_example_store", install="pip install -e tests/example_plugin")
 
 
 class ExampleStoreSuite(DataStoreSuite):
@@ -30,6 +29,20 @@ class ExampleStoreSuite(DataStoreSuite):
         await store.add_tasks([self.task(task_id, run_at)])
         async with store._records_for(write=True) as records:
             records[task_id]["kwargs"] = "{this is not JSON"
+
+    async def plant_inconsistent_claim(
+        self, store: DataStore, task_id: str, kind: str, lease_until: datetime
+    ) -> None:
+        from taskshed_example_store.store import ExampleDataStore
+
+        from taskshed.timeutils import to_epoch_micros
+
+        assert isinstance(store, ExampleDataStore)
+        async with store._records_for(write=True) as records:
+            if kind == "token_only":
+                records[task_id].update(token="w/left-behind", lease_until=None)
+            else:
+                records[task_id].update(token=None, lease_until=to_epoch_micros(lease_until))
 
 
 class TestExampleStoreInMemory(ExampleStoreSuite):

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from taskshed.testing.processes import WorkerProcessError, run_worker_processes
+from tests.support.services import require_module
 
-pytest.importorskip("taskshed_example_store", reason="pip install -e tests/example_plugin")
+require_module("taskshed_example_store", install="pip install -e tests/example_plugin")
 
 NO_AUTOLOAD = {"TASKSHED_DISABLE_PLUGIN_AUTOLOAD": "1"}
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from taskshed import open_datastore
 from taskshed.models import Task
 from taskshed.timeutils import utcnow
+from tests.support.services import require_module
 
 TASKSHED = [sys.executable, "-m", "taskshed.cli.main"]
 
@@ -109,7 +111,7 @@ def _wait_for_file(path: Path, timeout: float = 30) -> None:
 def test_sigterm_lets_running_callbacks_finish_within_the_grace_period(
     tmp_path, sqlite_url, grace, finishes
 ):
-    pytest.importorskip("taskshed_sqlalchemy")
+    require_module("taskshed_sqlalchemy", install="./dev.sh setup")
     (tmp_path / "jobs.py").write_text(CALLBACKS)
     asyncio.run(
         _add(
@@ -190,7 +192,7 @@ def test_strict_mode_reports_a_broken_plugin_in_one_line(tmp_path):
 
 
 def test_demo_refuses_a_store_holding_other_tasks(tmp_path, sqlite_url):
-    pytest.importorskip("taskshed_sqlalchemy")
+    require_module("taskshed_sqlalchemy", install="./dev.sh setup")
     asyncio.run(
         _add(sqlite_url, Task(callback="production_job", run_at=utcnow(), task_id="keep-me"))
     )
@@ -205,3 +207,97 @@ def test_db_without_the_sql_plugin_names_the_extra(tmp_path):
     result = run_cli("db", "upgrade", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "pip install 'taskshed[sqlite]" in result.stderr
+
+
+BLOCKING = textwrap.dedent(
+    """
+    import time
+    from pathlib import Path
+
+    HERE = Path(__file__).parent
+
+
+    async def stuck(name):
+        (HERE / f"{name}.started").touch()
+        time.sleep(60)  # blocks the worker's event loop
+
+
+    CALLBACKS = {"stuck": stuck}
+    """
+)
+
+
+def test_a_second_sigterm_stops_at_once_and_releases_the_claim(tmp_path, sqlite_url):
+    require_module("taskshed_sqlalchemy", install="./dev.sh setup")
+    (tmp_path / "jobs.py").write_text(BLOCKING)
+    asyncio.run(
+        _add(sqlite_url, Task(callback="stuck", run_at=utcnow(), task_id="t", kwargs={"name": "t"}))
+    )
+    worker = subprocess.Popen(
+        [*TASKSHED, "worker", "jobs:CALLBACKS", "--datastore", sqlite_url, "--lease", "30"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    first_seen = threading.Event()
+
+    def read() -> None:
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            lines.append(line)
+            if "received SIGTERM: shutting down" in line:
+                first_seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        _wait_for_file(tmp_path / "t.started")
+        worker.send_signal(signal.SIGTERM)
+        # The first one starts a graceful shutdown, which the callback blocks; the second
+        # is sent once the worker said so (two signals at once could arrive as one).
+        assert first_seen.wait(20), "".join(lines)
+        began = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        reader.join(10)
+    output = "".join(lines)
+    assert time.monotonic() - began < 8, output
+    assert worker.returncode == 130, output
+    assert "releasing claims and stopping now" in output, output
+    taken = asyncio.run(_claim_now(sqlite_url))
+    assert taken == ["t"], f"the claim was not released (still leased for 30 s):\n{output}"
+
+
+async def _claim_now(url: str) -> list[str]:
+    store = open_datastore(url)
+    await store.start()
+    try:
+        now = await store.current_time()
+        claims = await store.acquire_tasks(
+            worker_id="next", now=now, lease_until=now + timedelta(seconds=5), limit=5
+        )
+        return [claim.task_id for claim in claims]
+    finally:
+        await store.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--lease", "0.075"], "lease must be between 1 s and one day"),
+        (["--lease", "1e12"], "lease must be between 1 s and one day"),
+        (["--lease", "3", "--prefetch", "2.5"], "must be less than a third of the lease"),
+        (["--max-attempts", "0"], "must be at least 1"),
+    ],
+)
+def test_taskshed_worker_refuses_unsafe_settings_in_one_line(tmp_path, options, message):
+    (tmp_path / "jobs.py").write_text("async def a():\n    pass\n\n\nCALLBACKS = {'a': a}\n")
+    result = run_cli("worker", "jobs:CALLBACKS", "--datastore", "memory://", *options, cwd=tmp_path)
+    assert result.returncode in (1, 2), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

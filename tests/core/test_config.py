@@ -114,3 +114,24 @@ def test_an_unsupported_driver_of_a_known_database_says_so(project, scheme):
     registry.datastores[scheme.split("+")[0]].append(("test", None))
     with pytest.raises(UnknownBackendError, match="driver is not supported"):
         open_datastore(f"{scheme}://host/db", registry=registry)
+
+
+def test_the_notifier_comes_from_argument_environment_pyproject_or_the_store(tmp_path, monkeypatch):
+    from taskshed.config import configured_notifier_url, resolve_notifier
+    from taskshed.datastores import InMemoryDataStore
+    from taskshed.errors import UnknownBackendError
+    from taskshed.notifiers import LocalNotifier
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TASKSHED_NOTIFIER", raising=False)
+    assert configured_notifier_url() == (None, "default")
+    assert isinstance(resolve_notifier("store", InMemoryDataStore()), LocalNotifier)
+    assert resolve_notifier(None, InMemoryDataStore()) is None
+    (tmp_path / "pyproject.toml").write_text('[tool.taskshed]\nnotifier = "nosuch://x"\n')
+    url, source = configured_notifier_url()
+    assert (url.scheme if url else None, source.endswith("[tool.taskshed]")) == ("nosuch", True)
+    monkeypatch.setenv("TASKSHED_NOTIFIER", "other://y")
+    assert configured_notifier_url()[1] == "environment TASKSHED_NOTIFIER"
+    assert configured_notifier_url("third://z")[1] == "argument"
+    with pytest.raises(UnknownBackendError):
+        resolve_notifier("store", InMemoryDataStore())

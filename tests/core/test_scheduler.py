@@ -1,5 +1,6 @@
 """AsyncScheduler keeps TaskShed 0.10's API and argument checks."""
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -114,12 +115,26 @@ def test_add_callback_rejects_duplicates(worker_class):
         scheduler.add_callback("cb", noop)
 
 
-async def test_start_is_idempotent():
+@pytest.mark.parametrize("worker_class", [EventDrivenWorker, PollingWorker])
+async def test_start_and_shutdown_are_idempotent(worker_class):
     store = InMemoryDataStore()
-    worker = EventDrivenWorker({}, store)
+    ran = asyncio.Event()
+
+    async def cb():
+        ran.set()
+
+    worker = worker_class({"cb": cb}, store)
     scheduler = AsyncScheduler(store, worker=worker)
+    before = asyncio.all_tasks()
     await scheduler.start()
+    loops = asyncio.all_tasks() - before
+    assert loops and worker.running
     await scheduler.start()
     await worker.start()
+    assert asyncio.all_tasks() - before == loops, "a second start started more loops"
+    await scheduler.add_task(callback="cb", run_at=datetime.now(timezone.utc))
+    await asyncio.wait_for(ran.wait(), 10)
     await scheduler.shutdown()
+    assert not worker.running and all(loop.done() for loop in loops)
     await scheduler.shutdown()
+    assert not worker.running

@@ -6,6 +6,7 @@ from taskshed.timeutils import (
     next_run_at,
     to_epoch_micros,
     to_epoch_seconds,
+    to_utc,
 )
 
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -15,6 +16,15 @@ MINUTE = timedelta(minutes=1)
 def test_epoch_micros_round_trip_exactly():
     dt = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
     assert from_epoch_micros(to_epoch_micros(dt)) == dt
+
+
+def test_a_naive_instant_given_to_a_store_means_local_time(far_from_utc):
+    # What the stores do with the `now`, `lease_until` and `dt` they are given.
+    naive = datetime(2031, 5, 6, 12, 0)
+    in_kolkata = datetime(2031, 5, 6, 6, 30, tzinfo=timezone.utc)  # UTC+05:30 all year
+    assert to_utc(naive) == in_kolkata
+    assert to_epoch_micros(naive) == to_epoch_micros(in_kolkata)
+    assert to_epoch_seconds(naive) == to_epoch_seconds(in_kolkata)
 
 
 def test_epoch_seconds_round_trip_to_the_microsecond_for_current_dates():

@@ -10,7 +10,7 @@ from taskshed.models import Task
 from taskshed.schedulers import AsyncScheduler
 from taskshed.timeutils import utcnow
 from taskshed.workers import EventDrivenWorker, PollingWorker
-from tests.core.waiting import wait_until
+from tests.support.waiting import wait_until
 
 WORKERS = [
     pytest.param(lambda cbs, store, **kw: EventDrivenWorker(cbs, store, **kw), id="event-driven"),
@@ -19,20 +19,6 @@ WORKERS = [
         id="polling",
     ),
 ]
-
-
-@pytest.fixture
-async def loop_errors():
-    """Everything the event loop reports as unhandled (e.g. 'Task exception was never retrieved')."""
-    errors = []
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    yield errors
-    loop.set_exception_handler(None)
-
-
-async def stored_ids(store):
-    return {t.task_id for t in await store.fetch_tasks([t for t in ("a", "b", "c", "t")])}
 
 
 @pytest.mark.parametrize("make_worker", WORKERS)
@@ -166,7 +152,7 @@ async def test_shutdown_releases_unfinished_tasks_for_other_workers():
 
 
 async def test_a_callback_outliving_its_lease_keeps_it_and_is_not_started_twice():
-    lease = timedelta(milliseconds=300)
+    lease = timedelta(seconds=2)
     starts = []
     second_start = asyncio.Event()
     release = asyncio.Event()
@@ -184,9 +170,9 @@ async def test_a_callback_outliving_its_lease_keeps_it_and_is_not_started_twice(
     await store.add_tasks([Task(callback="long_job", run_at=utcnow(), task_id="t")])
     await wait_until(lambda: len(starts) == 1, what="first start")
     await second.start()
-    # Five leases pass while the callback runs: the renewals must keep the second worker off it.
+    # Two and a half leases pass while the callback runs: renewals keep the second worker off it.
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(second_start.wait(), timeout=5 * lease.total_seconds())
+        await asyncio.wait_for(second_start.wait(), timeout=2.5 * lease.total_seconds())
     release.set()
     await wait_until(lambda: _gone(store, "t"), what="completion")
     await first.shutdown()
@@ -210,13 +196,18 @@ async def test_unknown_callback_and_misfit_kwargs_keep_the_task_and_the_worker(m
     )
     worker = make_worker({"good": good}, store)
     await worker.start()
-    await wait_until(lambda: "'missing'" in caplog.text and "don't fit" in caplog.text, what="logs")
+    await wait_until(lambda: "don't fit" in caplog.text, what="the misfit to be logged")
     await store.add_tasks([Task(callback="good", run_at=utcnow(), task_id="c")])
     await asyncio.wait_for(ran.wait(), 5)
     await worker.shutdown()
-    assert {t.task_id for t in await store.fetch_tasks(["a", "b"])} == {"a", "b"}
-    # Held aside, not lost: not offered again right away.
-    assert await store.fetch_next_wakeup() > utcnow() + timedelta(minutes=4)
+    stored = {t.task_id: t for t in await store.fetch_tasks(["a", "b"])}
+    assert set(stored) == {"a", "b"}
+    # A callback this worker lacks is not even claimed: it waits for a worker that has it.
+    assert stored["a"].claimed_by is None and "'missing'" not in caplog.text
+    # Kwargs that don't fit: held aside, not lost, and not offered again right away.
+    assert stored["b"].lease_until is not None
+    assert stored["b"].lease_until > utcnow() + timedelta(minutes=4)
+    assert await store.fetch_next_wakeup(callbacks={"good"}) > utcnow() + timedelta(minutes=4)
 
 
 @pytest.mark.parametrize("make_worker", WORKERS)
@@ -237,9 +228,14 @@ async def test_a_raising_callback_does_not_stop_the_worker(make_worker, caplog, 
     await wait_until(lambda: "kaput" in caplog.text, what="the error to be logged")
     await scheduler.add_task("fine", task_id="b")
     await asyncio.wait_for(ran.wait(), 5)
-    await wait_until(lambda: _gone(store, "a"), what="the failed one-off to be done")
+    await wait_until(lambda: _failed(store, "a"), what="the failed one-off to be kept as failed")
     await scheduler.shutdown()
     assert loop_errors == []
+
+
+async def _failed(store, task_id):
+    found = await store.fetch_tasks([task_id])
+    return bool(found) and found[0].failed_at is not None
 
 
 async def test_event_driven_worker_wakes_when_a_task_is_added_for_sooner():
@@ -277,14 +273,14 @@ async def test_prefetched_tasks_start_on_time_not_early():
         done.set()
 
     store = InMemoryDataStore()
-    worker = EventDrivenWorker({"job": job}, store, prefetch=timedelta(milliseconds=300))
+    worker = EventDrivenWorker({"job": job}, store, prefetch=timedelta(seconds=2))
     scheduler = AsyncScheduler(store, worker=worker)
     await scheduler.start()
-    due = utcnow() + timedelta(milliseconds=500)
+    due = utcnow() + timedelta(seconds=4)
     await scheduler.add_task("job", due, task_id="t")
-    # Claimed ahead of time (about 200 ms after adding), still stored, not yet run.
+    # Claimed ahead of time (about 2 s after adding, 2 s before it is due): not yet run.
     await wait_until(lambda: _claimed(store), what="the early claim")
-    assert started == []
+    assert started == [], "a prefetched task started before it was due"
     await asyncio.wait_for(done.wait(), 5)
     await scheduler.shutdown()
     assert started[0] >= due
@@ -292,3 +288,32 @@ async def test_prefetched_tasks_start_on_time_not_early():
 
 async def _claimed(store):
     return await InMemoryDataStore.fetch_next_wakeup(store) > utcnow() + timedelta(seconds=5)
+
+
+class CountedClaims(InMemoryDataStore):
+    """A real store counting the claims asked of it."""
+
+    acquires = 0
+
+    async def acquire_tasks(self, **kwargs):
+        self.acquires += 1
+        return await super().acquire_tasks(**kwargs)
+
+
+async def test_a_polling_worker_sees_a_new_task_within_its_interval():
+    """Nothing wakes a polling worker: a task added behind its back waits for the next poll."""
+    ran = asyncio.Event()
+
+    async def job():
+        ran.set()
+
+    store = CountedClaims()
+    worker = PollingWorker({"job": job}, store, polling_interval=1)
+    await worker.start()
+    try:
+        await wait_until(lambda: store.acquires >= 1, what="the first poll")
+        await store.add_tasks([Task(callback="job", run_at=utcnow(), task_id="t")])
+        # Due at once, so at most one interval (1 s) late; 3.5 s leaves room for a slow box.
+        await asyncio.wait_for(ran.wait(), 3.5)
+    finally:
+        await worker.shutdown()

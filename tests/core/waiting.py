@@ -1,22 +1,5 @@
-"""Waiting on conditions with a deadline instead of sleeping and hoping."""
+"""Moved to :mod:`tests.support.waiting` (tests/core/test_workers.py still imports it from here)."""
 
-from __future__ import annotations
+from tests.support.waiting import wait_until
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0, what: str = ""
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await asyncio.sleep(0.01)
+__all__ = ["wait_until"]

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
-import pytest
-
 from tests.seed import ROOT
+from tests.support.services import require_module
 
 
 def test_mkdocs_builds_strictly(tmp_path):
-    if shutil.which("mkdocs") is None and not (ROOT / ".venv" / "bin" / "mkdocs").exists():
-        pytest.importorskip("mkdocs")
+    require_module("mkdocs", install="pip install -r requirements-dev.txt")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
         cwd=ROOT,

@@ -40,6 +40,7 @@ def test_core_wheel_alone_gives_a_working_scheduler(tmp_path):
         check=True,
     ).stdout
     assert "pluggy==" in installed
+    assert "cronsim==" in installed
     for driver in ("SQLAlchemy", "redis", "asyncmy", "aiosqlite", "asyncpg"):
         assert f"{driver}==" not in installed, f"the core pulled in {driver}"
 
@@ -48,6 +49,15 @@ def test_core_wheel_alone_gives_a_working_scheduler(tmp_path):
     )
     assert plugins.returncode == 0, plugins.stderr
     assert "memory://" in plugins.stdout and "json-rich" in plugins.stdout
+
+    preview = subprocess.run(
+        [str(env_dir / "bin" / "taskshed"), "cron", "@daily", "--timezone", "Europe/Berlin"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert preview.returncode == 0, preview.stderr
+    assert len(preview.stdout.splitlines()) == 5
 
     missing = subprocess.run(
         [str(python), "-c", "from taskshed.datastores import RedisDataStore"],

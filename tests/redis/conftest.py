@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +10,7 @@ from taskshed_redis import RedisDataStore
 from taskshed_redis.config import RedisConfig, parse_url
 
 from tests.redis.helpers import Raw
+from tests.support.names import unique_prefix
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def redis_config(redis_url: str) -> RedisConfig:
 
 @pytest.fixture
 def prefix() -> str:
-    return f"tstest-{uuid.uuid4().hex}"
+    return unique_prefix()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,9 @@ import taskshed.datastores
 from taskshed.config import open_datastore
 from taskshed.errors import ConfigurationError, DataStoreError
 from tests.redis.helpers import T0, Raw, once
-from tests.redis.servers import free_port, pings, redis_server
+from tests.support.ports import free_port
+from tests.support.redis_server import pings, running_redis
+from tests.support.tls import make_certificates
 
 SECRET = "s3cret-Pa55word"
 
@@ -148,28 +148,34 @@ async def test_an_injected_client_is_used_and_not_closed(
 
 @pytest.mark.redis
 async def test_the_db_number_is_used(redis_config: RedisConfig, prefix: str) -> None:
-    config = RedisConfig(host=redis_config.host, port=redis_config.port, db=9)
+    # Not the configured database (the other tests' keys live there), and not 0 (the default).
+    db = 1 if redis_config.db not in (0, 1) else redis_config.db + 1
+    config = RedisConfig(host=redis_config.host, port=redis_config.port, db=db)
     store = RedisDataStore(config, prefix=prefix)
     await store.start()
+    elsewhere = aioredis.Redis(host=redis_config.host, port=redis_config.port, db=0)
+    chosen = aioredis.Redis(host=redis_config.host, port=redis_config.port, db=db)
     try:
         await store.add_tasks([once("a")])
-        assert await store.client.execute_command("CLIENT", "INFO") is not None
-        other = aioredis.Redis(host=redis_config.host, port=redis_config.port, db=9)
-        assert await other.exists(f"{prefix}:task:a") == 1
-        await other.aclose()
+        info = (await store.client.execute_command("CLIENT", "INFO")).decode()
+        assert f" db={db} " in info, info
+        assert await chosen.exists(f"{prefix}:task:a") == 1
+        assert await elsewhere.exists(f"{prefix}:task:a") == 0
     finally:
         await store.remove_all_tasks()
         await store.shutdown()
+        await elsewhere.aclose()
+        await chosen.aclose()
 
 
 @pytest.fixture
 def unix_socket(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "redis.sock"
-    with redis_server(
+    with running_redis(
         tmp_path / "unix",
-        ["--port", "0", "--unixsocket", str(path)],
-        pings(unix_socket_path=str(path)),
-    ):
+        "--port", "0", "--unixsocket", str(path),
+        ready=pings(unix_socket_path=str(path)),
+    ):  # fmt: skip
         yield path
 
 
@@ -186,22 +192,14 @@ async def test_a_unix_socket_url(unix_socket: Path) -> None:
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    folder = tmp_path / "tls"
-    folder.mkdir()
-    key, cert = folder / "server.key", folder / "server.crt"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    certs = make_certificates(tmp_path / "tls")
     port = free_port()
-    args = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
-            "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]  # fmt: skip
-    ready = pings(host="localhost", port=port, ssl=True, ssl_ca_certs=str(cert))
-    with redis_server(folder, args, ready):
-        yield port, cert
+    args = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(certs["server.crt"]),
+            "--tls-key-file", str(certs["server.key"]), "--tls-ca-cert-file", str(certs["ca.crt"]),
+            "--tls-auth-clients", "no"]  # fmt: skip
+    ready = pings(host="localhost", port=port, ssl=True, ssl_ca_certs=str(certs["ca.crt"]))
+    with running_redis(tmp_path / "tls-redis", *args, ready=ready):
+        yield port, certs["ca.crt"]
 
 
 async def test_a_rediss_url_speaks_tls(tls_server: tuple[int, Path]) -> None:
@@ -222,15 +220,14 @@ async def test_a_rediss_url_speaks_tls(tls_server: tuple[int, Path]) -> None:
 
 async def test_the_store_recovers_when_the_server_restarts(tmp_path: Path) -> None:
     port = free_port()
-    args = ["--port", str(port)]
     store = RedisDataStore(RedisConfig(host="127.0.0.1", port=port), prefix="restart")
-    with redis_server(tmp_path / "first", args, pings(port=port)):
+    with running_redis(tmp_path / "first", "--port", str(port)):
         await store.start()
         await store.add_tasks([once("a")])
     with pytest.raises(DataStoreError):
         await store.fetch_tasks(["a"])
     # a new, empty server on the same port: the scripts are loaded again on first use
-    with redis_server(tmp_path / "second", args, pings(port=port)):
+    with running_redis(tmp_path / "second", "--port", str(port)):
         await store.add_tasks([once("b")])
         claims = await store.acquire_tasks(worker_id="w", now=T0, lease_until=T0, limit=5)
         assert [c.task_id for c in claims] == ["b"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,7 +15,8 @@ from taskshed_redis.keys import KeySpace, check_prefix
 
 from taskshed.errors import ConfigurationError, InvalidTaskError
 from taskshed.validation import check_identifier
-from tests.redis.helpers import T0, check_layout, once
+from tests.redis.helpers import T0, check_layout, once, without_call_ids
+from tests.support.names import unique_prefix
 
 # Characters that matter to the layout, mixed with any other Unicode.
 _TRICKY = st.sampled_from(
@@ -149,13 +149,13 @@ def test_hostile_ids_only_touch_their_own_task(
 ) -> None:
     if a == b:
         return
-    prefix = f"tstest-{uuid.uuid4().hex}"
+    prefix = unique_prefix()
     asyncio.run(_hostile_round(parse_url(redis_url).config, prefix, hash_tag, a, b, ga, gb))
 
 
 @pytest.mark.redis
 async def test_remove_all_treats_glob_characters_in_the_prefix_literally(redis_url: str) -> None:
-    stem = f"tstest-{uuid.uuid4().hex}"
+    stem = unique_prefix()
     config = parse_url(redis_url).config
     store = RedisDataStore(config, prefix=f"{stem}-[ab]*?\\")
     neighbour = RedisDataStore(config, prefix=f"{stem}-a")
@@ -167,8 +167,15 @@ async def test_remove_all_treats_glob_characters_in_the_prefix_literally(redis_u
         await raw.hset(store.keys.task("stray"), "task_id", "stray")
         await store.remove_all_tasks()
         assert [t.task_id for t in await neighbour.fetch_tasks(["x"])] == ["x"]
-        assert sorted([k.decode() async for k in raw.scan_iter(match=f"{stem}*")]) == sorted(
-            [neighbour.keys.queue, neighbour.keys.task("x"), neighbour.keys.group("g")]
+        assert without_call_ids([k async for k in raw.scan_iter(match=f"{stem}*")]) == sorted(
+            [
+                neighbour.keys.queue,
+                neighbour.keys.runs,
+                neighbour.keys.due("cb"),
+                neighbour.keys.callback_runs("cb"),
+                neighbour.keys.task("x"),
+                neighbour.keys.group("g"),
+            ]
         )
     finally:
         await neighbour.remove_all_tasks()

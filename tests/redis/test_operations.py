@@ -16,7 +16,17 @@ from taskshed.claims import SET_ASIDE_FOR, Completion
 from taskshed.errors import DataStoreNotStartedError, TaskNotFoundError
 from taskshed.models import TaskExecutionTime
 from taskshed.timeutils import to_epoch_seconds
-from tests.redis.helpers import LEASE, SECOND, T0, Raw, acquire, check_layout, every, once
+from tests.redis.helpers import (
+    LEASE,
+    SECOND,
+    T0,
+    Raw,
+    acquire,
+    check_layout,
+    every,
+    once,
+    without_call_ids,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -172,12 +182,19 @@ async def test_pause_and_resume_by_id(store: RedisDataStore, raw: Raw) -> None:
     assert await check_layout(raw, store) == []
 
 
-async def test_pausing_an_unknown_id_changes_nothing(store: RedisDataStore) -> None:
+async def test_pausing_an_unknown_id_strictly_changes_nothing(store: RedisDataStore) -> None:
     await store.add_tasks([once("a")])
     with pytest.raises(TaskNotFoundError):
-        await store.update_tasks_paused_status(["a", "nope"], True)
+        await store.update_tasks_paused_status(["a", "nope"], True, strict=True)
     [task] = await store.fetch_tasks(["a"])
     assert not task.paused
+
+
+async def test_pausing_skips_unknown_ids_by_default(store: RedisDataStore) -> None:
+    await store.add_tasks([once("a")])
+    assert await store.update_tasks_paused_status(["a", "nope"], True) == {"a"}
+    [task] = await store.fetch_tasks(["a"])
+    assert task.paused
 
 
 async def test_pause_keeps_a_claim_and_resume_restores_its_lease_score(
@@ -245,10 +262,13 @@ async def test_remove_all_deletes_only_this_prefix(
         await raw.sadd(store.keys.group("g2"), "gone")
         await raw.set(f"{prefix}:unrelated", "kept")
         await store.remove_all_tasks()
-        left = sorted([key async for key in raw.scan_iter(match=f"{prefix}*")])
+        left = without_call_ids([key async for key in raw.scan_iter(match=f"{prefix}*")])
         assert left == sorted(
             [
                 neighbour.keys.queue,
+                neighbour.keys.runs,
+                neighbour.keys.due("cb"),
+                neighbour.keys.callback_runs("cb"),
                 neighbour.keys.task("a"),
                 neighbour.keys.group("g"),
                 f"{prefix}:unrelated",

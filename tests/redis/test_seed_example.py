@@ -1,4 +1,4 @@
-"""The seed page's example, with RedisDataStore() in place of InMemoryDataStore, prints its latency."""
+"""The seed page's example, with a RedisDataStore in place of InMemoryDataStore, prints its latency."""
 
 from __future__ import annotations
 
@@ -6,42 +6,40 @@ import re
 from pathlib import Path
 
 import pytest
-from taskshed_redis import RedisDataStore
+import redis.asyncio as aioredis
+from taskshed_redis.config import RedisConfig
 
-from tests.redis.helpers import Raw
-from tests.seed import SEED, first_python_block, run_until_line
+from tests.seed import run_until_line, seed_example
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-CALLBACK = "calculate_job_latency"
 
-
-async def test_seed_example_runs_on_redis(redis_url: str, tmp_path: Path) -> None:
-    if not SEED.exists():
-        pytest.skip("shared/seed is not beside this checkout")
-    example = first_python_block(SEED)
+async def test_seed_example_runs_on_redis(
+    redis_config: RedisConfig, prefix: str, tmp_path: Path
+) -> None:
+    example = seed_example()
     assert example.count("InMemoryDataStore") == 2
-    script = example.replace("InMemoryDataStore", "RedisDataStore")
-    # RedisDataStore() is localhost:6379, db 0, prefix "scheduler", as in 0.10.
-    store = RedisDataStore()
-    await store.start()
-    raw: Raw = store.client
-    before = set(await raw.zrange(store.keys.queue, 0, -1))
+    # The example's own store, on the test's database under the test's prefix
+    # (RedisDataStore()'s defaults are checked in test_connections.py).
+    config = (
+        f"RedisConfig(host={redis_config.host!r}, port={redis_config.port}, db={redis_config.db})"
+    )
+    script = example.replace(
+        "from taskshed.datastores import InMemoryDataStore",
+        "from taskshed.datastores import RedisConfig, RedisDataStore",
+    ).replace("InMemoryDataStore()", f"RedisDataStore({config}, prefix={prefix!r})")
+    assert "InMemoryDataStore" not in script
+    client = aioredis.Redis(**redis_config.client_kwargs())
     try:
         lines = run_until_line(script, "Latency:", tmp_path, timeout=30)
     finally:
-        # The example is killed right after its line: drop the task it scheduled
-        # if its completion had not reached the store yet.
-        new = set(await raw.zrange(store.keys.queue, 0, -1)) - before
-        ours = [
-            m.decode()
-            for m in new
-            if await raw.hget(store.keys.task(m.decode()), "callback") == CALLBACK.encode()
-        ]
-        await store.remove_tasks(ours)
-        await store.shutdown()
+        keys = [key async for key in client.scan_iter(match=f"*{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
     text = "\n".join(lines)
     assert "Executed at:" in text and "Scheduled for:" in text
-    match = re.search(r"Latency:\s+(-?[\d.]+) s", text)
+    match = re.search(r"Latency:\s+(-?[\d.]+(?:e[-+]?\d+)?) s", text)
     assert match is not None, text
-    assert 0 <= float(match.group(1)) < 1.0
+    # Not before its time; how soon after is for benchmarks/, not for a loaded CI box.
+    assert float(match.group(1)) >= 0

@@ -16,7 +16,10 @@ from taskshed.claims import Completion
 from taskshed.errors import ConfigurationError
 from taskshed.models import TaskExecutionTime
 from tests.redis.helpers import LEASE, SECOND, T0, every, once
-from tests.redis.servers import REDIS_CLI, cluster_port, free_port, pings, redis_server, wait_until
+from tests.support.ports import cluster_port, free_port
+from tests.support.redis_server import running_redis
+from tests.support.services import require_tool
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.slow
 
@@ -57,24 +60,17 @@ async def exercise(store: RedisDataStore) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
-    if REDIS_CLI is None:
-        pytest.skip("redis-cli is not installed")
+    redis_cli = require_tool("redis-cli")
     root = tmp_path_factory.mktemp("cluster")
     ports = [cluster_port() for _ in range(3)]
     with ExitStack() as stack:
         for port in ports:
-            args = [
-                "--port",
-                str(port),
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                f"nodes-{port}.conf",
-            ]
-            stack.enter_context(redis_server(root / str(port), args, pings(port=port)))
+            args = ["--port", str(port), "--cluster-enabled", "yes",
+                    "--cluster-config-file", f"nodes-{port}.conf"]  # fmt: skip
+            stack.enter_context(running_redis(root / str(port), *args))
         subprocess.run(
             [
-                REDIS_CLI,
+                redis_cli,
                 "--cluster",
                 "create",
                 *(f"127.0.0.1:{p}" for p in ports),
@@ -93,7 +89,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
                 for p in ports
             )
 
-        wait_until(cluster_ok, 20, "the cluster")
+        poll_until(cluster_ok, timeout=20, what="the cluster", ignore=(redis.RedisError,))
         yield ports
 
 
@@ -125,7 +121,7 @@ async def test_a_cluster_client_without_a_hash_tag_is_refused(cluster: list[int]
 def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("sentinel")
     master, port = free_port(), free_port()
-    with redis_server(root / "master", ["--port", str(master)], pings(port=master)):
+    with running_redis(root / "master", "--port", str(master)):
         conf = [f"port {port}", f"dir {root}", f"sentinel monitor taskshed 127.0.0.1 {master} 1"]
 
         def knows_master() -> bool:
@@ -134,7 +130,7 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             )
             return reply is not None and int(reply[1]) == master
 
-        with redis_server(root / "sentinel", conf, knows_master, sentinel=True):
+        with running_redis(root / "sentinel", *conf, ready=knows_master, sentinel=True):
             yield port
 
 

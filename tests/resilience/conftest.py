@@ -2,7 +2,9 @@
 
 ``backend`` is parametrized over every store (memory, MariaDB, PostgreSQL,
 SQLite, Redis); a store whose server is down or whose plugin isn't installed
-is skipped (failed under ``TASKSHED_REQUIRE_SERVICES=1`` for servers).
+is skipped locally and fails under ``TASKSHED_REQUIRE_SERVICES=1``. The
+databases and logins the suite creates are the run's own and are dropped
+when the run ends.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.resilience.redis_server import OwnRedis
-from tests.resilience.stores import KINDS, Backend, make_backend
+from tests.resilience.stores import KINDS, Backend, drop_prepared, make_backend
 from tests.resilience.tally import Recorder, Tally, tally_path
+from tests.support.redis_server import RedisServer
 
 _TALLY = Tally()
 
@@ -30,6 +32,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = tally_path()
     if path is not None and _TALLY.outcomes:
         _TALLY.dump(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_our_databases() -> Iterator[None]:
+    yield
+    asyncio.run(drop_prepared())
 
 
 @pytest.fixture
@@ -59,23 +67,13 @@ async def backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own (not started: the test decides when)."""
-    server = OwnRedis(tmp_path / "own-redis")
+    server = RedisServer(tmp_path / "own-redis")
     try:
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture
-async def loop_errors() -> AsyncIterator[list[dict]]:
-    """What the event loop reports as unhandled ("Task exception was never retrieved")."""
-    errors: list[dict] = []
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    yield errors
-    loop.set_exception_handler(None)
 
 
 @pytest.fixture

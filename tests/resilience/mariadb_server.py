@@ -1,8 +1,8 @@
 """A MariaDB server of the test's own (mariadb-install-db on a spare port), with TLS.
 
 The shared MariaDB has TLS disabled; this one serves TLS with a certificate
-made for the run, so ``?ssl_ca=`` can be tested end to end. Skipped when the
-server binaries are not installed.
+made for the run, so ``?ssl_ca=`` can be tested end to end. Needs the server
+binaries (skipped locally without them, failed in CI).
 """
 
 from __future__ import annotations
@@ -15,21 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.resilience.redis_server import free_port
+from tests.support.ports import free_port
+from tests.support.services import require_tool
 
 
 class OwnMariaDB:
     def __init__(self, *, tls: dict[str, Path]) -> None:
-        install = shutil.which("mariadb-install-db")
-        server = (
-            "/usr/sbin/mariadbd"
-            if os.path.exists("/usr/sbin/mariadbd")
-            else shutil.which("mariadbd")
-        )
-        if install is None or server is None:
-            pytest.skip("the MariaDB server binaries are not installed")
+        install = require_tool("mariadb-install-db")
+        server = require_tool("mariadbd", also=("/usr/sbin/mariadbd",))
+        self.client = require_tool("mariadb", also=("/usr/bin/mysql",))
         # Its own folder, reachable by the mysql user the server runs as.
         self.folder = Path(tempfile.mkdtemp(prefix="tsres-my-"))
         os.chmod(self.folder, 0o755)
@@ -74,7 +68,7 @@ class OwnMariaDB:
     def sql(self, statement: str) -> None:
         """Run a statement as root over the server's socket (the test's admin channel)."""
         subprocess.run(
-            ["mysql", "--no-defaults", f"--socket={self.folder / 'sock'}", "-uroot", "-e", statement],
+            [self.client, "--no-defaults", f"--socket={self.folder / 'sock'}", "-uroot", "-e", statement],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 

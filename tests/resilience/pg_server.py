@@ -3,7 +3,7 @@
 The shared server on 5432 trusts every local connection and has TLS off; this
 one checks passwords (scram-sha-256) and can serve TLS with a certificate
 made for the run. It runs as the ``postgres`` system user (PostgreSQL refuses
-to run as root), so the test needs root or that user; otherwise it is skipped.
+to run as root), so the test needs root or that user.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
-from tests.resilience.redis_server import free_port
+from tests.support.ports import free_port
+from tests.support.services import missing, require_tool
 
 
 def _binaries() -> Path | None:
@@ -29,12 +28,10 @@ class OwnPostgres:
     def __init__(self, password: str, *, tls: dict[str, Path] | None = None) -> None:
         bindir = _binaries()
         if bindir is None:
-            pytest.skip("PostgreSQL server binaries (initdb) are not installed")
+            missing("PostgreSQL server binaries (initdb) are not installed")
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            if shutil.which("runuser") is None:
-                pytest.skip("running as root without runuser: can't start PostgreSQL")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
+            self.as_user = [require_tool("runuser"), "-u", "postgres", "--"]
         self.bindir = bindir
         # Its own folder under the system temp dir: the postgres user must be able
         # to reach it, which pytest's per-user tmp_path does not allow.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from tests.resilience.redis_server import free_port
+from tests.support.ports import free_port
 
 
 class TCPProxy:

@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.resilience.report            # run the suite, rewrite the table
     .venv/bin/python -m tests.resilience.report --from FILE  # only render a saved tally
 
-Extra arguments after ``--`` go to pytest (e.g. ``-- -k redis``). The table sits
+Extra arguments after ``--`` go to pytest (e.g. ``-- -k redis``, or ``-- -n 4 --dist
+loadgroup`` to run it on pytest-xdist workers: each writes a tally of its own, joined here). The table sits
 between the ``<!-- tally:begin -->`` and ``<!-- tally:end -->`` lines of the
 page; everything else on the page is left as it is.
 """
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "reliability.md"
 BEGIN, END = "<!-- tally:begin -->", "<!-- tally:end -->"
 COMMAND = ".venv/bin/python -m tests.resilience.report"
-AREAS = ["server faults", "process faults", "bad input", "security", "load"]
+AREAS = ["worker faults", "server faults", "process faults", "bad input", "security", "load"]
 STORES = ["memory", "mariadb", "postgresql", "sqlite", "redis", "-"]
 
 
@@ -70,7 +71,9 @@ def render(tally: dict[str, Any], *, returncode: int | None, pytest_args: list[s
         + ".",
         "",
     ]
-    for area in [a for a in AREAS if any(e["area"] == a for e in entries)]:
+    # Known areas in their order, then any other an entry names (none is left off the page).
+    others = sorted({e["area"] for e in entries} - set(AREAS))
+    for area in [a for a in AREAS if any(e["area"] == a for e in entries)] + others:
         lines += [
             f"**{area.capitalize()}**",
             "",
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as folder:
             source = Path(folder) / "tally.json"
             returncode = run_suite(args.pytest_args, source)
-            if not source.exists():
+            if not source.exists() and not list(source.parent.glob(source.name + ".*")):
                 print("report: the test run recorded nothing", file=sys.stderr)
                 return returncode or 1
             tally = load(source)

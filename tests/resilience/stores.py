@@ -3,40 +3,32 @@
 ``Backend`` hides how each kind of store is reached, read *around* the store
 (raw rows and raw hashes, for byte-for-byte comparisons), planted with bad
 records, and faulted server-side. Every backend works in a space of its own:
-the SQL stores in the ``taskshed_resilience`` databases, Redis in db
-:data:`REDIS_DB` under a prefix unique to the test.
+the SQL stores in a database of this run's own (:data:`SQL_DATABASE`, logins
+:data:`WORKER_USER` for workers), Redis in the database of
+``TASKSHED_TEST_REDIS_URL`` under a prefix unique to the test.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from taskshed.config import open_datastore
 from taskshed.datastores.base import DataStore
 from taskshed.datastores.memory import InMemoryDataStore
 from taskshed.errors import UnknownBackendError
-from taskshed.urls import URL
-from tests.services import MYSQL_URL, POSTGRESQL_URL, REDIS_URL, require_service
+from tests.support.names import run_name, unique_prefix
+from tests.support.services import REDIS_URL, missing, require_service
 
-#: The database this suite creates on MariaDB and PostgreSQL (and drops nothing else).
-SQL_DATABASE = "taskshed_resilience"
+#: The database this suite creates on MariaDB and PostgreSQL (and drops when the run ends).
+SQL_DATABASE = run_name("res")
 #: Workers whose connections a test kills log in as this user, so the kill hits them only.
-WORKER_USER = "tsres_worker"
-#: Redis database number used on the shared server (others use 0).
-REDIS_DB = 9
+WORKER_USER = run_name("wk")
 
 KINDS = ("memory", "mariadb", "postgresql", "sqlite", "redis")
 SHARED_KINDS = ("mariadb", "postgresql", "sqlite", "redis")  # reachable from other processes
 SERVER_KINDS = ("mariadb", "postgresql", "redis")
-
-
-def _with_database(url: str, database: str, **changes: Any) -> str:
-    return replace(URL.parse(url), path=f"/{database}", **changes).render(hide_password=False)
 
 
 def sql_plugin_available() -> bool:
@@ -49,12 +41,12 @@ def sql_plugin_available() -> bool:
 
 def require_plugin(kind: str) -> None:
     if kind in ("mariadb", "postgresql", "sqlite") and not sql_plugin_available():
-        pytest.skip("the SQL datastore plugin (taskshed-sqlalchemy) is not installed yet")
+        missing("the SQL datastore plugin (taskshed-sqlalchemy) is not installed")
     if kind == "redis":
         try:
             open_datastore("redis://127.0.0.1:1/0")
         except UnknownBackendError:
-            pytest.skip("the Redis datastore plugin (taskshed-redis) is not installed")
+            missing("the Redis datastore plugin (taskshed-redis) is not installed")
 
 
 @dataclass
@@ -129,10 +121,20 @@ class Backend:
         """Every stored record exactly as the store holds it (rows, hashes, entries)."""
         if self.kind == "memory":
             assert self._memory is not None
-            return {
-                tid: (repr(e.task), e.payload, e.token, e.lease_until)
-                for tid, e in self._memory._entries.items()
-            }
+            # Every task through the public listing: fields, kwargs, claim holder and lease.
+            from dataclasses import replace
+
+            from taskshed.listing import MAX_PAGE_SIZE, TaskQuery
+
+            records: dict[str, Any] = {}
+            query = TaskQuery(limit=MAX_PAGE_SIZE)
+            while True:
+                page = await self._memory.list_tasks(query)
+                for task in page.tasks:
+                    records[task.task_id] = (repr(task), task.claimed_by, task.lease_until)
+                if page.next_cursor is None:
+                    return records
+                query = replace(query, after=page.next_cursor)
         if self.is_sql:
             import sqlalchemy as sa
             from taskshed_sqlalchemy.schema import tasks_table
@@ -140,9 +142,13 @@ class Backend:
             async with (await self.admin()).connect() as conn:
                 rows = (await conn.execute(sa.select(tasks_table))).all()
             return sorted((tuple(row) for row in rows), key=repr)
+        from taskshed_redis.keys import CALL_ID_KEY
+
         client = await self.admin()
         snapshot: dict[bytes, Any] = {}
         async for key in client.scan_iter(match=f"*{self.prefix}*".encode(), count=1000):
+            if CALL_ID_KEY.search(key.decode(errors="replace")):
+                continue  # "this call ran" markers, expiring in a minute: not records
             kind = await client.type(key)
             if kind == b"hash":
                 snapshot[key] = ("hash", sorted((await client.hgetall(key)).items()))
@@ -158,7 +164,7 @@ class Backend:
         """Remove every record of this test (raw, around the store)."""
         if self.kind == "memory":
             if self._memory is not None:
-                self._memory._entries.clear()
+                await self._memory.remove_all_tasks()
         elif self.is_sql:
             import sqlalchemy as sa
             from taskshed_sqlalchemy.schema import tasks_table
@@ -261,42 +267,11 @@ async def _prepare_sql_server(kind: str) -> tuple[str, str]:
     from taskshed_sqlalchemy.store import SQLAlchemyDataStore
     from taskshed_sqlalchemy.urls import engine_spec
 
-    base = MYSQL_URL if kind == "mariadb" else POSTGRESQL_URL
-    url = _with_database(base, SQL_DATABASE)
-    server = create_async_engine(engine_spec(base).url, isolation_level="AUTOCOMMIT")
-    try:
-        async with server.connect() as conn:
-            if kind == "mariadb":
-                await conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS {SQL_DATABASE}"))
-                await conn.execute(sa.text(f"CREATE USER IF NOT EXISTS '{WORKER_USER}'@'%'"))
-                await conn.execute(
-                    sa.text(f"CREATE USER IF NOT EXISTS '{WORKER_USER}'@'localhost'")
-                )
-                await conn.execute(
-                    sa.text(f"CREATE USER IF NOT EXISTS '{WORKER_USER}'@'127.0.0.1'")
-                )
-                for host in ("%", "localhost", "127.0.0.1"):
-                    await conn.execute(
-                        sa.text(f"GRANT ALL ON {SQL_DATABASE}.* TO '{WORKER_USER}'@'{host}'")
-                    )
-            else:
-                exists = (
-                    await conn.execute(
-                        sa.text("SELECT 1 FROM pg_database WHERE datname = :db"),
-                        {"db": SQL_DATABASE},
-                    )
-                ).scalar()
-                if not exists:
-                    await conn.execute(sa.text(f"CREATE DATABASE {SQL_DATABASE}"))
-                role = (
-                    await conn.execute(
-                        sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": WORKER_USER}
-                    )
-                ).scalar()
-                if not role:
-                    await conn.execute(sa.text(f"CREATE ROLE {WORKER_USER} LOGIN"))
-    finally:
-        await server.dispose()
+    from tests.support import sql
+
+    await sql.create_database(kind, SQL_DATABASE)
+    await sql.create_login(kind, WORKER_USER, SQL_DATABASE)
+    url = sql.database_url(kind, SQL_DATABASE)
     store = SQLAlchemyDataStore(url, create_schema=True)
     await store.start()
     await store.shutdown()
@@ -305,13 +280,23 @@ async def _prepare_sql_server(kind: str) -> tuple[str, str]:
         try:
             async with engine.connect() as conn:
                 await conn.execute(
-                    sa.text(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {WORKER_USER}")
+                    sa.text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{WORKER_USER}"')
                 )
         finally:
             await engine.dispose()
-    parsed = URL.parse(url)
-    worker_url = replace(parsed, username=WORKER_USER, password=None).render(hide_password=False)
-    return url, worker_url
+    return url, sql.database_url(kind, SQL_DATABASE, user=WORKER_USER)
+
+
+async def drop_prepared() -> None:
+    """Drop the databases and logins :func:`make_backend` created (once, when the run ends)."""
+    if not _prepared:
+        return
+    from tests.support import sql
+
+    for kind in sorted(_prepared):
+        await sql.drop_database(kind, SQL_DATABASE)
+        await sql.drop_login(kind, WORKER_USER)
+    _prepared.clear()
 
 
 _prepared: dict[str, tuple[str, str]] = {}
@@ -339,13 +324,13 @@ async def make_backend(kind: str, tmp: Path) -> Backend:
         await backend.wipe()
         return backend
     require_service("redis")
-    prefix = f"tsres-{uuid.uuid4().hex[:12]}"
-    url = _with_database(REDIS_URL, str(REDIS_DB)) + f"?prefix={prefix}"
+    prefix = unique_prefix("res")
+    url = f"{REDIS_URL}?prefix={prefix}"
     return Backend(kind, url, url, prefix=prefix)
 
 
 def own_redis_backend(server_url: str, prefix: str | None = None) -> Backend:
     """A Redis backend on a server the test owns."""
-    prefix = prefix or f"tsres-{uuid.uuid4().hex[:12]}"
+    prefix = prefix or unique_prefix("res")
     url = f"{server_url}?prefix={prefix}"
     return Backend("redis", url, url, prefix=prefix)

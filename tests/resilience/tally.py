@@ -69,9 +69,23 @@ class Recorder:
 
 
 def tally_path() -> Path | None:
+    """Where this process writes its tally; under pytest-xdist each worker has a file of its own."""
     value = os.environ.get(TALLY_ENV)
-    return Path(value) if value else None
+    if not value:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return Path(f"{value}.{worker}") if worker else Path(value)
 
 
 def load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    """The tally at ``path``, joined with the tallies of pytest-xdist workers beside it."""
+    parts = [path] if path.exists() else []
+    parts += sorted(path.parent.glob(path.name + ".*"))
+    joined: dict[str, Any] = {"entries": [], "tests": {}, "outcomes": {}}
+    for part in parts:
+        tally = json.loads(part.read_text())
+        joined["entries"] += tally["entries"]
+        joined["outcomes"].update(tally["outcomes"])
+    for outcome in joined["outcomes"].values():
+        joined["tests"][outcome] = joined["tests"].get(outcome, 0) + 1
+    return joined

@@ -29,16 +29,22 @@ from taskshed.datastores.base import DataStore
 from taskshed.models import Task
 from taskshed.timeutils import to_epoch_micros, utcnow
 from taskshed.workers import EventDrivenWorker
-from tests.resilience.redis_server import OwnRedis
 from tests.resilience.stores import Backend, make_backend, own_redis_backend
 from tests.resilience.tally import Recorder
+from tests.support.redis_server import RedisServer
 
 STORED = 200_000
 DUE = 20_000
 GROUP = 10_000
 RUN = 3_000  # due tasks the worker runs under tracemalloc
 BATCH = 100
-INDEX = "ix_taskshed_data_paused_run_at"
+#: The index the claim of free due tasks must use: the (paused, run_at) index on
+#: MariaDB/MySQL, the partial index of free rows on PostgreSQL and SQLite (revision ts_0003).
+CLAIM_INDEX = {
+    "mariadb": "ix_taskshed_data_paused_run_at",
+    "postgresql": "ix_taskshed_data_free_run_at",
+    "sqlite": "ix_taskshed_data_free_run_at",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -150,14 +156,15 @@ async def _explain(backend: Backend, statement: str, parameters: Any) -> str:
 async def _bounded_worker_run(store: DataStore) -> dict[str, float]:
     """Run RUN of the due tasks under tracemalloc; compare with loading every due task at once."""
     done = 0
-    most_running = 0
+    running = most_running = 0
     finished = asyncio.Event()
-    worker: EventDrivenWorker | None = None
 
     async def noop(i: int) -> None:
-        nonlocal done, most_running
-        assert worker is not None
-        most_running = max(most_running, len(worker._running))
+        nonlocal done, running, most_running
+        running += 1
+        most_running = max(most_running, running)
+        await asyncio.sleep(0)  # let every other started callback run up to here too
+        running -= 1
         done += 1
         if done >= RUN:
             finished.set()
@@ -210,24 +217,26 @@ async def test_sql_store_under_load(kind: str, tmp_path: Path, tally: Recorder) 
     log = StatementLog(store)
     try:
         add_took = await _seed_sql(backend, store)
-        # 1. The claim query, as the store sends it, uses the (paused, run_at) index.
+        # 1. The claim query, as the store sends it, uses its index (CLAIM_INDEX).
+        index = CLAIM_INDEX[kind]
         now = utcnow()
         statements, claim_took = await log.count(
             lambda: store.acquire_tasks(
                 worker_id="probe", now=now, lease_until=now + timedelta(seconds=30), limit=BATCH
             )
         )
-        # The claiming SELECT: row locks that skip locked rows on the servers; on
-        # SQLite the same SELECT inside the write transaction.
+        # The claiming SELECT: row locks that skip locked rows on the servers (both halves
+        # in one statement: a UNION ALL, or two CTEs on PostgreSQL); on SQLite the same
+        # SELECT inside the write transaction.
         (claim_sql, claim_params), *_ = [
             (s, p)
             for s, p in log.statements
-            if s.lstrip().upper().startswith("SELECT") and "ORDER BY" in s.upper()
+            if s.lstrip("( \n").upper().startswith(("SELECT", "WITH")) and "ORDER BY" in s.upper()
         ]
         if kind != "sqlite":
             assert "SKIP LOCKED" in claim_sql.upper(), claim_sql
         plan = await _explain(backend, claim_sql, claim_params)
-        assert f"key={INDEX}" in plan if kind == "mariadb" else INDEX in plan, plan
+        assert f"key={index}" in plan if kind == "mariadb" else index in plan, plan
         if kind == "mariadb":
             assert "filesort" not in plan.lower(), plan
         elif kind == "postgresql":
@@ -238,7 +247,8 @@ async def test_sql_store_under_load(kind: str, tmp_path: Path, tally: Recorder) 
         memory = await _bounded_worker_run(store)
         assert memory["most_running"] <= BATCH
         assert memory["worker_peak_mb"] < memory["all_due_peak_mb"] / 2, memory
-        # 3. Group operations on 10,000 tasks: a constant number of statements.
+        # 3. Group operations on 10,000 tasks: a constant number of statements (the
+        #    transaction's BEGIN, the change, and the count the method returns).
         counts = {}
         for name, operation in {
             "pause": lambda: store.update_group_paused_status("big-group", True),
@@ -246,13 +256,13 @@ async def test_sql_store_under_load(kind: str, tmp_path: Path, tally: Recorder) 
             "remove": lambda: store.remove_group_tasks("big-group"),
         }.items():
             counts[name] = await log.count(operation)
-            assert counts[name][0] <= 2, (name, log.statements)
+            assert counts[name][0] <= 3, (name, log.statements)
         assert await store.fetch_group_tasks("big-group") == []
     finally:
         log.close()
         await backend.wipe()
         await backend.close()
-    plan_line = next(line for line in plan.splitlines() if INDEX in line)
+    plan_line = next(line for line in plan.splitlines() if CLAIM_INDEX[kind] in line)
     tally.add(
         "load",
         f"{STORED:,} tasks stored, {DUE:,} due at once",
@@ -282,7 +292,7 @@ async def test_sql_store_under_load(kind: str, tmp_path: Path, tally: Recorder) 
 class Monitor:
     """Client round trips on the test's own redis-server, seen through MONITOR."""
 
-    def __init__(self, server: OwnRedis, folder: Path) -> None:
+    def __init__(self, server: RedisServer, folder: Path) -> None:
         self.server = server
         self.path = folder / "monitor.log"
         self.handle = self.path.open("w")
@@ -321,7 +331,9 @@ class Monitor:
         self.handle.close()
 
 
-async def test_redis_store_under_load(own_redis: OwnRedis, tmp_path: Path, tally: Recorder) -> None:
+async def test_redis_store_under_load(
+    own_redis: RedisServer, tmp_path: Path, tally: Recorder
+) -> None:
     own_redis.start()
     backend = own_redis_backend(own_redis.url)
     store = backend.open()
@@ -382,8 +394,13 @@ async def test_redis_store_under_load(own_redis: OwnRedis, tmp_path: Path, tally
             await counted(name, operation)
         monitor.close()
         monitor = None
-        for name, (trips, _) in counts.items():
-            assert trips == 1, (name, seen[name])  # one EVALSHA
+        # A claim is one script; a group operation goes through the group's set in
+        # batches of 500 (SSCAN, then one script per batch), so no single script
+        # holds the server for long: round trips grow with the group, not the store.
+        assert counts["claim"][0] == 1, seen["claim"]
+        batches = -(-GROUP // 500)
+        for name in ("pause", "resume", "remove"):
+            assert counts[name][0] <= 2 * batches + 4, (name, seen[name])
         assert await store.fetch_group_tasks("big-group") == []
         memory = await _bounded_worker_run(store)
         assert memory["most_running"] <= BATCH

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from taskshed.errors import ConfigurationError
 from taskshed.models import Task
 from tests.resilience.harness import FAR, VICTIMS
-from tests.resilience.redis_server import OwnRedis
 from tests.resilience.stores import require_plugin
 from tests.resilience.tally import Recorder
+from tests.support.redis_server import RedisServer
 
 PIECES = [
     ":", "task", "group", "tasks", "task_queue", "claims", "scheduler", "a", "b", "*", "?",
@@ -42,7 +42,7 @@ prefixes = st.one_of(
 class OwnServer:
     def __init__(self, folder: Path) -> None:
         require_plugin("redis")
-        self.server = OwnRedis(folder)
+        self.server = RedisServer(folder)
         self.server.start()
         self.runner = asyncio.Runner()
         self.client = aioredis.Redis(host="127.0.0.1", port=self.server.port)

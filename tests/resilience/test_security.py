@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from datetime import timedelta
@@ -33,15 +33,18 @@ from taskshed.timeutils import utcnow
 from taskshed.workers import EventDrivenWorker
 from tests.resilience.mariadb_server import OwnMariaDB
 from tests.resilience.pg_server import OwnPostgres
-from tests.resilience.redis_server import OwnRedis, free_port
 from tests.resilience.stores import SQL_DATABASE, require_plugin
 from tests.resilience.tally import Recorder
-from tests.services import require_service
+from tests.support.names import run_name
+from tests.support.ports import free_port, port_open
+from tests.support.redis_server import RedisServer
+from tests.support.services import require_service, service_address
+from tests.support.tls import make_certificates
 
 ROOT = Path(__file__).resolve().parents[2]
 RIGHT = "Right-Pw-7Kq2"
 WRONG = "Wr0ng-S3cret%Pw/x@y"  # with characters that must be URL-encoded
-PW_USER = "tsres_pw"
+PW_USER = run_name("pw")
 
 
 def _url_with(template: str, password: str) -> str:
@@ -104,12 +107,42 @@ def _cli_output(url: str, tmp_path: Path) -> str:
         [*command, "worker", "tests.resilience.cli_callbacks:CALLBACKS", "--polling", "0.2"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    lines: list[str] = []
+    reported = threading.Event()
+
+    def read() -> None:
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            lines.append(line)
+            # Reported the way docs/operating.md says: a worker that can't use its
+            # store at start stops with one "taskshed: error: can't ..." line; one
+            # that loses it later logs "datastore error" per retry. A traceback
+            # alone is no report.
+            if any(
+                said in line
+                for said in (
+                    "taskshed: error: can't use the datastore",
+                    "taskshed: error: can't reach the datastore",
+                    "datastore not reachable",
+                    "datastore error",
+                )
+            ):
+                reported.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        output, _ = worker.communicate(timeout=4)
-    except subprocess.TimeoutExpired:
+        reported.wait(60)
+    finally:
         worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
-    assert "datastore error" in output or "Traceback" in output or worker.returncode, output[-2000:]
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        reader.join(10)
+    output = "".join(lines)
+    assert reported.is_set(), f"taskshed worker never reported the failing store:\n{output[-2000:]}"
     return text + output
 
 
@@ -134,25 +167,13 @@ async def test_mariadb_wrong_password_never_shown(
 ) -> None:
     require_service("mariadb")
     require_plugin("mariadb")
-    import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from taskshed_sqlalchemy.urls import engine_spec
+    from tests.support import sql
 
-    from tests.services import MYSQL_URL
-
-    admin = create_async_engine(engine_spec(MYSQL_URL).url, isolation_level="AUTOCOMMIT")
+    await sql.create_database("mariadb", SQL_DATABASE)
+    await sql.create_login("mariadb", PW_USER, SQL_DATABASE, password=RIGHT)
+    host, port = service_address("mariadb")
     try:
-        async with admin.connect() as conn:
-            for host in ("%", "localhost", "127.0.0.1"):
-                await conn.execute(
-                    sa.text(
-                        f"CREATE USER IF NOT EXISTS '{PW_USER}'@'{host}' IDENTIFIED BY '{RIGHT}'"
-                    )
-                )
-                await conn.execute(
-                    sa.text(f"GRANT ALL ON {SQL_DATABASE}.* TO '{PW_USER}'@'{host}'")
-                )
-        url = _url_with(f"mysql+asyncmy://{PW_USER}:PASSWORD@127.0.0.1:3306/{SQL_DATABASE}", WRONG)
+        url = _url_with(f"mysql+asyncmy://{PW_USER}:PASSWORD@{host}:{port}/{SQL_DATABASE}", WRONG)
         await _check(
             url,
             tmp_path,
@@ -162,10 +183,7 @@ async def test_mariadb_wrong_password_never_shown(
             "wrong password for a MariaDB user that has one",
         )
     finally:
-        async with admin.connect() as conn:
-            for host in ("%", "localhost", "127.0.0.1"):
-                await conn.execute(sa.text(f"DROP USER IF EXISTS '{PW_USER}'@'{host}'"))
-        await admin.dispose()
+        await sql.drop_login("mariadb", PW_USER)
 
 
 async def test_postgresql_password_never_shown(
@@ -174,9 +192,9 @@ async def test_postgresql_password_never_shown(
     """The local server trusts 127.0.0.1 (any password is accepted), so the failure is a missing database."""
     require_service("postgresql")
     require_plugin("postgresql")
-    url = _url_with(
-        "postgresql+asyncpg://postgres:PASSWORD@127.0.0.1:5432/tsres_no_such_database", WRONG
-    )
+    host, port = service_address("postgresql")
+    missing_db = run_name("nodb")
+    url = _url_with(f"postgresql+asyncpg://postgres:PASSWORD@{host}:{port}/{missing_db}", WRONG)
     await _check(
         url,
         tmp_path,
@@ -191,10 +209,10 @@ async def test_redis_wrong_password_never_shown(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, tally: Recorder
 ) -> None:
     require_plugin("redis")
-    server = OwnRedis(tmp_path / "pw-redis", extra=("--requirepass", RIGHT))
+    server = RedisServer(tmp_path / "pw-redis", "--requirepass", RIGHT)
     server.start()
     try:
-        url = _url_with(f"redis://:PASSWORD@127.0.0.1:{server.port}/0?prefix=tsres-pw", WRONG)
+        url = _url_with(f"redis://:PASSWORD@127.0.0.1:{server.port}/0?prefix=pw", WRONG)
         await _check(
             url,
             tmp_path,
@@ -205,7 +223,7 @@ async def test_redis_wrong_password_never_shown(
         )
         # And the right one works.
         store = open_datastore(
-            _url_with(f"redis://:PASSWORD@127.0.0.1:{server.port}/0?prefix=tsres-pw", RIGHT)
+            _url_with(f"redis://:PASSWORD@127.0.0.1:{server.port}/0?prefix=pw", RIGHT)
         )
         await store.start()
         await store.add_tasks([Task(callback="cb", run_at=utcnow(), task_id="ok")])
@@ -228,71 +246,21 @@ async def test_unreachable_server_with_password_never_shown(
 # ---------------------------------------------------------------------- TLS
 
 
-def _make_certificates(folder: Path) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: folder / name
-        for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.ext")
-    }
-    paths["san.ext"].write_text("subjectAltName=IP:127.0.0.1\n")
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-    run(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        str(paths["ca.key"]),
-        "-out",
-        str(paths["ca.crt"]),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=taskshed-resilience-ca",
-    )
-    run(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        str(paths["server.key"]),
-        "-out",
-        str(paths["server.csr"]),
-        "-subj",
-        "/CN=127.0.0.1",
-    )
-    run("x509", "-req", "-in", str(paths["server.csr"]), "-CA", str(paths["ca.crt"]),
-        "-CAkey", str(paths["ca.key"]), "-CAcreateserial", "-out", str(paths["server.crt"]),
-        "-days", "1", "-extfile", str(paths["san.ext"]))  # fmt: skip
-    return paths
-
-
 async def test_redis_over_tls(tmp_path: Path, tally: Recorder) -> None:
     """rediss:// against the test's own TLS redis-server: works with the CA, fails closed without."""
     require_plugin("redis")
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    certs = _make_certificates(tmp_path / "tls")
+    certs = make_certificates(tmp_path / "tls")
     tls_port = free_port()
-    server = OwnRedis(
+    server = RedisServer(
         tmp_path / "tls-redis",
-        extra=(
-            "--tls-port", str(tls_port), "--tls-cert-file", str(certs["server.crt"]),
-            "--tls-key-file", str(certs["server.key"]), "--tls-ca-cert-file", str(certs["ca.crt"]),
-            "--tls-auth-clients", "no",
-        ),
+        "--tls-port", str(tls_port), "--tls-cert-file", str(certs["server.crt"]),
+        "--tls-key-file", str(certs["server.key"]), "--tls-ca-cert-file", str(certs["ca.crt"]),
+        "--tls-auth-clients", "no",
+        ready=lambda: port_open(tls_port),
     )  # fmt: skip
+    server.start()  # a redis-server built without TLS fails here, never skips
     try:
-        server.start()
-    except RuntimeError as exc:
-        pytest.skip(f"this redis-server can't serve TLS: {exc}")
-    try:
-        good = f"rediss://127.0.0.1:{tls_port}/0?prefix=tsres-tls&ssl_ca_certs={certs['ca.crt']}"
+        good = f"rediss://127.0.0.1:{tls_port}/0?prefix=tls&ssl_ca_certs={certs['ca.crt']}"
         store = open_datastore(good)
         await store.start()
         ran = asyncio.Event()
@@ -308,8 +276,8 @@ async def test_redis_over_tls(tmp_path: Path, tally: Recorder) -> None:
         await store.shutdown()
         failures = {}
         for label, url in {
-            "plain redis:// to the TLS port": f"redis://127.0.0.1:{tls_port}/0?prefix=tsres-tls",
-            "rediss:// without the private CA": f"rediss://127.0.0.1:{tls_port}/0?prefix=tsres-tls",
+            "plain redis:// to the TLS port": f"redis://127.0.0.1:{tls_port}/0?prefix=tls",
+            "rediss:// without the private CA": f"rediss://127.0.0.1:{tls_port}/0?prefix=tls",
         }.items():
             bad = open_datastore(url)
             with pytest.raises(DataStoreError) as raised:
@@ -332,16 +300,16 @@ SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @pytest.mark.parametrize(
-    "kind, url",
+    "kind, option",
     [
-        ("mariadb", f"mysql+asyncmy://root@127.0.0.1:3306/{SQL_DATABASE}?ssl_ca={SYSTEM_CAS}"),
-        ("mariadb", f"mysql+asyncmy://root@127.0.0.1:3306/{SQL_DATABASE}?ssl=true"),
-        ("postgresql", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{SQL_DATABASE}?ssl=require"),
+        ("mariadb", f"ssl_ca={SYSTEM_CAS}"),
+        ("mariadb", "ssl=true"),
+        ("postgresql", "ssl=require"),
     ],
     ids=["mariadb-ssl_ca", "mariadb-ssl=true", "postgresql-ssl=require"],
 )
 async def test_sql_tls_request_fails_closed_when_the_server_has_no_tls(
-    kind: str, url: str, tally: Recorder
+    kind: str, option: str, tally: Recorder
 ) -> None:
     """The local MariaDB (have_ssl=DISABLED) and PostgreSQL (ssl=off) have no TLS.
 
@@ -351,6 +319,10 @@ async def test_sql_tls_request_fails_closed_when_the_server_has_no_tls(
     """
     require_service(kind)
     require_plugin(kind)
+    from tests.support import sql
+
+    # The server's own database: the request must fail before any database is looked at.
+    url = sql.server_url(kind) + "?" + option
     store = open_datastore(url)
     error: BaseException | None = None
     try:
@@ -360,7 +332,6 @@ async def test_sql_tls_request_fails_closed_when_the_server_has_no_tls(
         error = exc
     finally:
         await store.shutdown()
-    option = url.split("?")[1]
     tally.add(
         "security",
         f"TLS asked for with `?{option}` against the local server, which has TLS off",
@@ -396,12 +367,10 @@ async def test_postgresql_over_tls_own_server(
 ) -> None:
     """?ssl=verify-full against the test's own PostgreSQL with TLS: encrypted and verified, or refused."""
     require_plugin("postgresql")
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
     import sqlalchemy as sa
     from taskshed_sqlalchemy.store import SQLAlchemyDataStore
 
-    certs = _make_certificates(tmp_path / "tls")
+    certs = make_certificates(tmp_path / "tls")
     server = OwnPostgres(RIGHT, tls=certs)
     url = _url_with(
         f"postgresql+asyncpg://postgres:PASSWORD@127.0.0.1:{server.port}/postgres?ssl=verify-full",
@@ -449,12 +418,10 @@ async def test_postgresql_over_tls_own_server(
 async def test_mariadb_over_tls_own_server(tmp_path: Path, tally: Recorder) -> None:
     """?ssl_ca= against the test's own MariaDB with TLS: encrypted and verified, or refused."""
     require_plugin("mariadb")
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
     import sqlalchemy as sa
     from taskshed_sqlalchemy.store import SQLAlchemyDataStore
 
-    certs = _make_certificates(tmp_path / "tls")
+    certs = make_certificates(tmp_path / "tls")
     server = OwnMariaDB(tls=certs)
     try:
         server.sql("CREATE DATABASE tsres")

@@ -25,7 +25,6 @@ from taskshed.models import Task
 from taskshed.timeutils import utcnow
 from taskshed.urls import URL
 from tests.resilience.proxy import TCPProxy
-from tests.resilience.redis_server import OwnRedis
 from tests.resilience.scenario import Schedule, make_worker
 from tests.resilience.stores import (
     Backend,
@@ -35,6 +34,7 @@ from tests.resilience.stores import (
     redis_client_name,
 )
 from tests.resilience.tally import Recorder
+from tests.support.redis_server import RedisServer
 
 OUTAGE = 3.0  # seconds a server stays away
 
@@ -133,7 +133,7 @@ async def test_worker_survives_its_connections_killed_server_side(
 
 @pytest.mark.slow
 async def test_worker_survives_a_redis_restart(
-    own_redis: OwnRedis,
+    own_redis: RedisServer,
     taskshed_logs: pytest.LogCaptureFixture,
     loop_errors: list[dict],
     tally: Recorder,
@@ -265,7 +265,7 @@ async def test_worker_survives_a_sql_outage(
 async def test_worker_started_while_the_store_is_unreachable(
     kind: str,
     tmp_path: Path,
-    own_redis: OwnRedis,
+    own_redis: RedisServer,
     taskshed_logs: pytest.LogCaptureFixture,
     loop_errors: list[dict],
     tally: Recorder,
@@ -366,12 +366,17 @@ async def test_add_tasks_cut_mid_write_is_all_or_nothing(
         while proxy.bytes_up - base < 300_000 and not writing.done():  # noqa: ASYNC110
             await asyncio.sleep(0.002)
         cut_after = proxy.bytes_up - base
+        finished_first = writing.done()
         await proxy.stop()
         outcome = "completed before the cut"
         try:
             await writing
         except DataStoreError:
             outcome = "DataStoreError"
+        # Otherwise nothing was cut mid-write, and the all-or-nothing check below proves nothing.
+        assert not finished_first and outcome == "DataStoreError", (
+            f"add_tasks was not cut mid-write ({outcome}, {cut_after} bytes sent)"
+        )
         stored = len(await checker.fetch_group_tasks("bulk"))
         assert stored in (0, len(ids)), f"{stored} of {len(ids)} tasks stored: a partial write"
     finally:
@@ -446,7 +451,7 @@ async def test_worker_survives_sqlite_locked_by_another_process(
 
 @pytest.mark.slow
 async def test_worker_survives_a_redis_crash_that_loses_everything(
-    own_redis: OwnRedis,
+    own_redis: RedisServer,
     taskshed_logs: pytest.LogCaptureFixture,
     loop_errors: list[dict],
     tally: Recorder,

@@ -1,28 +1,24 @@
 """The SQL databases the tests in tests/sql use: one per server and test run, emptied per test.
 
-MariaDB and PostgreSQL get a database named ``taskshed_sql_<pid>``, created on
-first use and dropped when the run ends, so that other test runs on the same
-servers (other suites, or this one started twice) never share tables with
+MariaDB and PostgreSQL get a database of this run's own (see
+:mod:`tests.support.names`), created on first use and dropped when the run
+ends, so that other test runs on the same servers never share tables with
 this one. SQLite gets a file in the test's temporary folder.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from dataclasses import replace
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from taskshed_sqlalchemy.engines import create_engine
-from taskshed_sqlalchemy.schema import TABLE_NAME, VERSION_TABLE
-from taskshed_sqlalchemy.urls import engine_spec
+from tests.support import sql
+from tests.support.names import run_name
+from tests.support.services import require_service
+from tests.support.sql import drop_tables
 
-from taskshed.urls import URL
-from tests.services import MYSQL_URL, POSTGRESQL_URL, require_service
+__all__ = ["BACKENDS", "DATABASE", "database_url", "drop_created_databases", "drop_tables"]
 
-DATABASE = f"taskshed_sql_{os.getpid()}"
+DATABASE = run_name("sql")
 BACKENDS = ("sqlite", "mariadb", "postgresql")
 _created: set[tuple[str, str]] = set()
 
@@ -32,72 +28,16 @@ def database_url(backend: str, tmp_path: Path, name: str = DATABASE) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'taskshed.db'}"
     require_service(backend)
-    server = URL.parse(MYSQL_URL if backend == "mariadb" else POSTGRESQL_URL)
     if (backend, name) not in _created:
-        asyncio.run(_create_database(backend, server, name))
+        asyncio.run(sql.create_database(backend, name))
         _created.add((backend, name))
-    url = replace(server, path=f"/{name}").render(hide_password=False)
+    url = sql.database_url(backend, name)
     asyncio.run(drop_tables(url))
     return url
-
-
-async def _create_database(backend: str, server: URL, name: str) -> None:
-    engine = create_async_engine(
-        engine_spec(server).url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
-    try:
-        async with engine.connect() as conn:
-            if backend == "mariadb":
-                await conn.execute(
-                    sa.text(
-                        f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                    )
-                )
-            else:
-                exists = (
-                    await conn.execute(
-                        sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-                    )
-                ).scalar()
-                if not exists:
-                    await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
 
 
 def drop_created_databases() -> None:
     """Drop every database this run created (called once, when the run ends)."""
     for backend, name in sorted(_created):
-        server = URL.parse(MYSQL_URL if backend == "mariadb" else POSTGRESQL_URL)
-        asyncio.run(_drop_database(backend, server, name))
+        asyncio.run(sql.drop_database(backend, name))
     _created.clear()
-
-
-async def _drop_database(backend: str, server: URL, name: str) -> None:
-    engine = create_async_engine(
-        engine_spec(server).url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
-    try:
-        async with engine.connect() as conn:
-            if backend == "mariadb":
-                await conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-            else:
-                await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await engine.dispose()
-
-
-async def drop_tables(url: str) -> None:
-    """Remove everything our revisions create (and a leftover 0.10 table)."""
-    engine = create_engine(engine_spec(url), poolclass=sa.NullPool)
-    try:
-        async with engine.begin() as conn:
-            for table in (TABLE_NAME, VERSION_TABLE):
-                await conn.execute(sa.text(f"DROP TABLE IF EXISTS {_quote(conn, table)}"))
-    finally:
-        await engine.dispose()
-
-
-def _quote(conn: AsyncConnection, name: str) -> str:
-    return conn.dialect.identifier_preparer.quote(name)

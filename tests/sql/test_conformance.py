@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from taskshed_sqlalchemy import migrate, schema
+from taskshed_sqlalchemy import migrate
 from taskshed_sqlalchemy.engines import create_engine
-from taskshed_sqlalchemy.store import SQLAlchemyDataStore
 from taskshed_sqlalchemy.urls import engine_spec
 
-from taskshed.datastores.base import DataStore
 from taskshed.testing import DataStoreSuite
-from taskshed.timeutils import to_epoch_micros
 from tests.sql.databases import drop_tables
+from tests.sql.plants import SQLPlants
 
 
 async def _upgrade(url: str) -> None:
@@ -27,25 +23,7 @@ async def _upgrade(url: str) -> None:
         await engine.dispose()
 
 
-class TestSQLDataStore(DataStoreSuite):
-    async def write_malformed_record(
-        self, store: DataStore, task_id: str, run_at: datetime
-    ) -> None:
-        # A row as another program might leave it: kwargs that aren't JSON.
-        assert isinstance(store, SQLAlchemyDataStore)
-        async with store.engine.begin() as conn:
-            await conn.execute(
-                sa.insert(schema.tasks_table).values(
-                    task_id=task_id,
-                    run_at=to_epoch_micros(run_at),
-                    paused=False,
-                    callback="conformance_callback",
-                    kwargs="{not json",
-                    run_type="once",
-                    coalesce=True,
-                )
-            )
-
+class TestSQLDataStore(SQLPlants, DataStoreSuite):
     @pytest.fixture
     def datastore_url(self, sql_url: str, tmp_path: Path) -> Iterator[str]:
         import asyncio

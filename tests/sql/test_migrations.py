@@ -237,13 +237,16 @@ def test_the_db_commands_of_the_taskshed_cli(
     assert "ts_0001" in run("upgrade", "ts_0001")
     assert "run `taskshed db upgrade`" in run("current")
     run("stamp", "ts_0002")  # recorded as applied, nothing run
-    assert "(head)" in run("current")
+    assert "ts_0002 (this release's head is ts_0003" in run("current")
     run("stamp", "ts_0001")
-    assert "ts_0002" in run("upgrade")
-    run("downgrade", "base")
+    assert "ts_0002" in run("upgrade", "ts_0002")
+    assert "ts_0003" in run("upgrade")
+    assert "(head)" in run("current")
+    run("downgrade", "base", "--yes")
     assert "no taskshed schema" in run("current")
-    assert "ts_0002" in run("upgrade")
-    assert "ts_0001 -> ts_0002" in run("history")
+    assert schema.SCHEMA_REVISION in run("upgrade")
+    history = run("history")
+    assert "ts_0001 -> ts_0002" in history and "ts_0002 -> ts_0003" in history
     assert main(["db", "downgrade", "nonsense", "--datastore", sql_url]) == 1
     assert "nonsense" in capsys.readouterr().err
 
@@ -296,3 +299,66 @@ async def test_an_upgrade_waits_for_the_migration_lock_another_process_holds(
             await child.wait()
         await observer.dispose()
         await engine.dispose()
+
+
+async def _index_names(url: str) -> set[str]:
+    async def names(engine):  # type: ignore[no-untyped-def]
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: {i["name"] for i in sa.inspect(c).get_indexes(schema.TABLE_NAME)}
+            )
+
+    return await _with_engine(url, names)
+
+
+async def test_ts_0003_adds_the_dialects_indexes_and_downgrades_keeping_failed_tasks(
+    sql_url: str, backend: str
+) -> None:
+    from taskshed.claims import Completion
+
+    await _with_engine(sql_url, migrate.upgrade)
+    indexes = await _index_names(sql_url)
+    partial = set(schema.PARTIAL_INDEXES)
+    if backend == "mariadb":
+        assert set(schema.MYSQL_HOT_INDEXES) | set(schema.SUPERSEDED_INDEXES) <= indexes
+        assert not partial & indexes
+    else:
+        assert partial <= indexes
+        assert not set(schema.SUPERSEDED_INDEXES) & indexes, "ts_0002's indexes were kept"
+    store = SQLAlchemyDataStore(sql_url, create_schema=False)
+    await store.start()
+    try:
+        await store.add_tasks(_tasks(3))
+        [claim] = await store.acquire_tasks(
+            worker_id="w", now=RUN_AT, lease_until=RUN_AT + timedelta(minutes=1), limit=1
+        )
+        await store.complete_tasks(
+            [Completion(claim.task_id, claim.token, None, attempts=3, failed_at=RUN_AT)]
+        )
+        await store.add_tasks([Task(callback="cb", task_id="c", run_type="cron", cron="0 * * * *")])
+    finally:
+        await store.shutdown()
+    # A cron task can't be kept by ts_0002: the downgrade refuses and changes nothing.
+    with pytest.raises(Exception, match="cron task"):
+        await _with_engine(sql_url, lambda e: migrate.downgrade(e, "ts_0002"))
+    assert await _with_engine(sql_url, migrate.current) == "ts_0003"
+    store = SQLAlchemyDataStore(sql_url, create_schema=False)
+    await store.start()
+    try:
+        await store.remove_tasks(["c"])
+    finally:
+        await store.shutdown()
+    await _with_engine(sql_url, lambda e: migrate.downgrade(e, "ts_0002"))
+    assert await _with_engine(sql_url, migrate.current) == "ts_0002"
+    assert not {n for n in await _index_names(sql_url) if n in partial}
+    assert schema.WORKERS_TABLE not in await _table_names(sql_url)
+
+    async def rows(engine):  # type: ignore[no-untyped-def]
+        async with engine.connect() as conn:
+            query = sa.text(f"SELECT task_id, paused FROM {schema.TABLE_NAME} ORDER BY task_id")
+            return [(r[0], bool(r[1])) for r in await conn.execute(query)]
+
+    # Every row kept; the failed one (t000, claimed first) as a paused task.
+    assert await _with_engine(sql_url, rows) == [("t000", True), ("t001", False), ("t002", False)]
+    await _with_engine(sql_url, migrate.upgrade)
+    assert await _with_engine(sql_url, migrate.current) == schema.SCHEMA_REVISION

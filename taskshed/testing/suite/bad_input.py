@@ -53,7 +53,10 @@ class BadInputTests(SuiteBase):
     async def _assert_only_bystander(self, store: DataStore, bystander: Task) -> None:
         self.assert_same_task(await self.fetch_one(store, "bystander"), bystander)
         due = await store.fetch_due_tasks(T0 + 1000 * HOUR)
-        assert [t.task_id for t in due] == ["bystander"], "a rejected task was stored"
+        assert [t.task_id for t in due] == ["bystander"], (
+            "a call refused for bad input must write nothing (the good tasks of the same call "
+            "included) and leave other tasks alone"
+        )
 
     @pytest.mark.parametrize("field", ["task_id", "callback", "group_id"])
     @pytest.mark.parametrize("problem", sorted(BAD_IDS))
@@ -65,7 +68,7 @@ class BadInputTests(SuiteBase):
         good = self.task("good")
         bad = self.task("bad")
         setattr(bad, field, BAD_IDS[problem])
-        with pytest.raises(InvalidTaskError):
+        with self.raises(InvalidTaskError, f"add_tasks with a {problem} {field}"):
             await store.add_tasks([good, bad])
         await self._assert_only_bystander(store, bystander)
 
@@ -73,11 +76,17 @@ class BadInputTests(SuiteBase):
     async def test_bad_ids_in_reads_and_removals_raise_typed_errors(self, store: DataStore) -> None:
         bystander = await self._store_a_bystander(store)
         for bad in ("", "a\x00b", "x" * (MAX_ID_LENGTH + 1)):
-            with pytest.raises(InvalidTaskError):
+            with self.raises(InvalidTaskError, f"fetch_tasks with the bad id {bad[:12]!r}"):
+                await store.fetch_tasks(["bystander", bad])
+            with self.raises(InvalidTaskError, f"fetch_group_tasks({bad[:12]!r})"):
+                await store.fetch_group_tasks(bad)
+            with self.raises(InvalidTaskError, f"remove_tasks with the bad id {bad[:12]!r}"):
                 await store.remove_tasks(["bystander", bad])
-            with pytest.raises(InvalidTaskError):
+            with self.raises(InvalidTaskError, f"remove_group_tasks({bad[:12]!r})"):
                 await store.remove_group_tasks(bad)
-            with pytest.raises(InvalidTaskError):
+            with self.raises(
+                InvalidTaskError, f"update_tasks_paused_status with the bad id {bad[:12]!r}"
+            ):
                 await store.update_tasks_paused_status(["bystander", bad], True)
         await self._assert_only_bystander(store, bystander)
 
@@ -89,32 +98,51 @@ class BadInputTests(SuiteBase):
         ]
         await store.add_tasks(tasks)
         stored = {t.task_id: t for t in await store.fetch_tasks(AWKWARD_IDS)}
-        assert set(stored) == set(AWKWARD_IDS)
+        assert set(stored) == set(AWKWARD_IDS), (
+            "ids with key or query syntax in them (':', '*', '{', quotes, %, _) must be stored "
+            "and read back as themselves"
+        )
         for task in tasks:
             self.assert_same_task(stored[task.task_id], task)
             members = await store.fetch_group_tasks(task.group_id or "")
-            assert [t.task_id for t in members] == [task.task_id]
+            assert [t.task_id for t in members] == [task.task_id], (
+                f"group {task.group_id!r} must hold exactly its own task, not tasks of groups "
+                "whose names resemble it"
+            )
         # Removing one id or group touches nothing whose name merely resembles it.
         await store.remove_tasks(["a"])
         await store.remove_group_tasks("a:b")  # the group of AWKWARD_IDS[-2]
         left = {t.task_id for t in await store.fetch_tasks(AWKWARD_IDS)}
-        assert left == set(AWKWARD_IDS) - {"a", AWKWARD_IDS[-2]}
+        assert left == set(AWKWARD_IDS) - {"a", AWKWARD_IDS[-2]}, (
+            "removing id 'a' and group 'a:b' must remove exactly those, not look-alikes "
+            "(patterns, prefixes)"
+        )
 
     @pytest.mark.parametrize(
-        "value", [object(), {1, 2}, math.nan, b"bytes", {"nested": [object()]}], ids=repr
+        "value",
+        [object(), {1, 2}, math.nan, b"bytes", {"nested": [object()]}],
+        # Stable ids (an object's repr holds its address): pytest-xdist workers must agree.
+        ids=["object", "set", "nan", "bytes", "nested-object"],
     )
     @store_test
     async def test_unencodable_kwargs_name_the_task_and_key(
         self, store: DataStore, value: Any
     ) -> None:
-        # Every value here is outside plain JSON; the rich serializer rejects the object() ones.
+        # Every value here is outside plain JSON (the rich serializer rejects only the
+        # object() ones), so this runs with json whatever the suite's serializer is.
+        if self.suite_serializer != "json":
+            store = await self.open_store("json")
         bystander = await self._store_a_bystander(store)
         bad = self.task("bad-kwargs", kwargs={"fine": 1, "culprit": value})
-        with pytest.raises(SerializationError) as caught:
+        with self.raises(SerializationError, "add_tasks with kwargs json can't encode") as caught:
             await store.add_tasks([self.task("good"), bad])
-        assert caught.value.task_id == "bad-kwargs"
-        assert caught.value.key == "culprit"
-        assert "bad-kwargs" in str(caught.value) and "culprit" in str(caught.value)
+        assert (caught.value.task_id, caught.value.key) == ("bad-kwargs", "culprit"), (
+            "the SerializationError must name the task and the kwargs key at fault "
+            "(prepare_tasks does this for you)"
+        )
+        assert "bad-kwargs" in str(caught.value) and "culprit" in str(caught.value), (
+            "the error message must name the task and the key"
+        )
         await self._assert_only_bystander(store, bystander)
 
     @store_test
@@ -123,9 +151,11 @@ class BadInputTests(SuiteBase):
             pytest.skip("json-rich is not among this store's serializers")
         rich = await self.open_store("json-rich")
         bystander = await self._store_a_bystander(rich)
-        with pytest.raises(SerializationError) as caught:
+        with self.raises(SerializationError, "json-rich add_tasks with an object()") as caught:
             await rich.add_tasks([self.task("bad", kwargs={"obj": object()})])
-        assert (caught.value.task_id, caught.value.key) == ("bad", "obj")
+        assert (caught.value.task_id, caught.value.key) == ("bad", "obj"), (
+            "the SerializationError must name the task and the kwargs key at fault"
+        )
         await self._assert_only_bystander(rich, bystander)
 
     @pytest.mark.parametrize("interval", [timedelta(0), timedelta(seconds=-1)], ids=str)
@@ -133,11 +163,11 @@ class BadInputTests(SuiteBase):
     async def test_non_positive_intervals_are_rejected(
         self, store: DataStore, interval: timedelta
     ) -> None:
-        with pytest.raises(ValueError):
+        with self.raises(ValueError, f"Task(interval={interval})"):
             Task(callback="cb", run_at=T0, run_type="recurring", interval=interval)
         bystander = await self._store_a_bystander(store)
         bad = self.task("bad", run_type="recurring", interval=HOUR)
         bad.interval = interval  # a Task changed after it was built is checked again
-        with pytest.raises(InvalidTaskError):
+        with self.raises(InvalidTaskError, f"add_tasks with interval {interval}"):
             await store.add_tasks([self.task("good"), bad])
         await self._assert_only_bystander(store, bystander)

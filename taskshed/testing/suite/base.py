@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Protocol
 
@@ -19,6 +20,7 @@ import pytest
 from taskshed.config import open_datastore
 from taskshed.datastores.base import DataStore
 from taskshed.models import Task
+from taskshed.testing.watchdog import run_watched
 
 #: A fixed instant in the future: every store-level test passes its own ``now``
 #: around it, so a store that consults the real clock instead fails loudly.
@@ -44,8 +46,11 @@ def store_test(
 
     The test gets a fresh, started store that holds no task; every store the
     test opened is emptied and shut down afterwards. Other parameters are
-    ordinary pytest fixtures or parameters. The whole body is bounded by the
-    suite attribute named ``timeout_attr`` (seconds).
+    ordinary pytest fixtures or parameters. The whole test is bounded by the
+    suite attribute named ``timeout_attr`` (seconds) and watched from another
+    thread (:mod:`taskshed.testing.watchdog`): a store that hangs, even one
+    blocked in a thread where no cancellation reaches it, fails its test with
+    the stacks of every thread and task instead of hanging the run.
     """
 
     def decorate(body: Callable[..., Awaitable[None]]) -> Callable[..., None]:
@@ -54,8 +59,12 @@ def store_test(
             raise TypeError(f"{body.__name__} must take (self, store, ...)")
 
         def test(self: SuiteBase, **fixtures: Any) -> None:
-            timeout = float(getattr(self, timeout_attr))
-            asyncio.run(self._run_store_test(body, fixtures, timeout))
+            run_watched(
+                lambda: self._run_store_test(body, fixtures),
+                timeout=float(getattr(self, timeout_attr)),
+                cleanup_timeout=float(self.cleanup_timeout),
+                what=f"{type(self).__name__}.{body.__name__}",
+            )
 
         test.__signature__ = inspect.Signature([params[0], *params[2:]])  # type: ignore[attr-defined]
         test.__name__ = body.__name__
@@ -89,12 +98,18 @@ class SuiteBase:
     time_resolution: ClassVar[timedelta] = timedelta(microseconds=1)
     #: Serializers whose round trips are checked.
     serializers: ClassVar[tuple[str, ...]] = ("json", "json-rich")
+    #: The serializer the store under test is opened with. ``None``: the
+    #: ``--taskshed-serializer`` pytest option if given, else ``json``.
+    serializer: ClassVar[str | None] = None
     #: Modules the worker processes register as plugins before opening the store
     #: (only needed when the store's plugin is not installed as an entry point).
     process_plugins: ClassVar[tuple[str, ...]] = ()
-    #: Upper bound for one test's body, and for a multi-process test, seconds.
+    #: Upper bound for one test (opening the store, the body, emptying it), and
+    #: for a multi-process test, seconds. Past it the test fails with every stack.
     test_timeout: ClassVar[float] = 30.0
     process_timeout: ClassVar[float] = 90.0
+    #: How long a test that timed out gets to clean up once cancelled, seconds.
+    cleanup_timeout: ClassVar[float] = 5.0
     #: How long worker-level tests wait for a condition before failing, seconds.
     wait_timeout: ClassVar[float] = 10.0
 
@@ -113,7 +128,11 @@ class SuiteBase:
 
     @pytest.fixture
     def make_datastore(self, datastore_url: str) -> DataStoreFactory:
-        """A factory of unstarted stores; by default ``taskshed.open_datastore(datastore_url)``."""
+        """A factory of unstarted stores; by default ``taskshed.open_datastore(datastore_url)``.
+
+        The suite always passes the serializer's name (:attr:`suite_serializer`
+        unless a test asks for another).
+        """
 
         def make(serializer: str | None = None) -> DataStore:
             return open_datastore(datastore_url, serializer=serializer or "json")
@@ -123,17 +142,23 @@ class SuiteBase:
     # ------------------------------------------------------------------ never override
 
     @pytest.fixture(autouse=True)
-    def _taskshed_conformance(self, make_datastore: DataStoreFactory) -> None:
+    def _taskshed_conformance(
+        self, make_datastore: DataStoreFactory, request: pytest.FixtureRequest
+    ) -> None:
         self._factory = make_datastore
         self._opened = []
+        #: The serializer stores are opened with: the class's, the command line's, or json.
+        self.suite_serializer: str = (
+            self.serializer or request.config.getoption("taskshed_serializer", None) or "json"
+        )
 
     async def _run_store_test(
-        self, body: Callable[..., Awaitable[None]], fixtures: dict[str, Any], timeout: float
+        self, body: Callable[..., Awaitable[None]], fixtures: dict[str, Any]
     ) -> None:
         store = await self.open_store()
         try:
             await store.remove_all_tasks()
-            await asyncio.wait_for(body(self, store, **fixtures), timeout)
+            await body(self, store, **fixtures)
         finally:
             try:
                 await store.remove_all_tasks()
@@ -142,8 +167,11 @@ class SuiteBase:
                     await opened.shutdown()
 
     async def open_store(self, serializer: str | None = None) -> DataStore:
-        """Open and start another store on the URL under test (shut down after the test)."""
-        store = self._factory(serializer)
+        """Open and start another store on the URL under test (shut down after the test).
+
+        ``serializer`` defaults to :attr:`suite_serializer`.
+        """
+        store = self._factory(serializer or self.suite_serializer)
         await store.start()
         self._opened.append(store)
         return store
@@ -151,10 +179,15 @@ class SuiteBase:
     # ------------------------------------------------------------------ helpers for tests
 
     def task(
-        self, task_id: str, run_at: datetime = T0, *, callback: str = CALLBACK, **fields: Any
+        self,
+        task_id: str,
+        run_at: datetime | None = T0,
+        *,
+        callback: str = CALLBACK,
+        **fields: Any,
     ) -> Task:
-        """A task for store-level tests (nothing runs it)."""
-        return Task(task_id=task_id, run_at=run_at, callback=callback, **fields)
+        """A task for store-level tests (nothing runs it); ``run_at=None``: now, or the next cron fire."""
+        return Task(task_id=task_id, run_at=run_at, callback=callback, **fields)  # type: ignore[arg-type]
 
     def assert_same_instant(self, actual: datetime | None, expected: datetime, what: str) -> None:
         assert actual is not None, f"{what}: got None, expected {expected.isoformat()}"
@@ -168,7 +201,7 @@ class SuiteBase:
     def assert_same_task(self, actual: Task, expected: Task) -> None:
         """Every field equal; times equal at the store's resolution."""
         tid = expected.task_id
-        assert actual.task_id == tid
+        assert actual.task_id == tid, f"asked for task {tid!r}, got task {actual.task_id!r}"
         for name in ("callback", "run_type", "kwargs", "group_id", "paused", "coalesce"):
             got, want = getattr(actual, name), getattr(expected, name)
             assert got == want, f"task {tid!r}: {name} is {got!r}, expected {want!r}"
@@ -187,9 +220,29 @@ class SuiteBase:
                 actual.paused_at, expected.paused_at, f"task {tid!r} paused_at"
             )
 
+    @staticmethod
+    @contextmanager
+    def raises(
+        error: type[BaseException] | tuple[type[BaseException], ...], promise: str
+    ) -> Iterator[pytest.ExceptionInfo[Any]]:
+        """``pytest.raises``, failing with the ``promise`` that was broken if nothing is raised."""
+        try:
+            with pytest.raises(error) as caught:
+                yield caught
+        except pytest.fail.Exception as exc:
+            if "DID NOT RAISE" not in str(exc):
+                raise
+            names = " or ".join(
+                e.__name__ for e in (error if isinstance(error, tuple) else (error,))
+            )
+            pytest.fail(f"{promise}: nothing was raised (expected {names})", pytrace=False)
+
     async def fetch_one(self, store: DataStore, task_id: str) -> Task:
         found = await store.fetch_tasks([task_id])
-        assert [t.task_id for t in found] == [task_id], f"task {task_id!r} is not stored"
+        assert [t.task_id for t in found] == [task_id], (
+            f"task {task_id!r} should be stored; fetch_tasks([{task_id!r}]) returned "
+            f"{[t.task_id for t in found]}"
+        )
         return found[0]
 
     async def stored_ids(self, store: DataStore, *task_ids: str) -> set[str]:

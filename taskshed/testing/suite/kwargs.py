@@ -45,10 +45,16 @@ class KwargsTests(SuiteBase):
     @store_test
     async def test_plain_json_kwargs_round_trip(self, store: DataStore) -> None:
         await store.add_tasks([self.task("t", kwargs=PLAIN_JSON), self.task("empty")])
-        assert (await self.fetch_one(store, "t")).kwargs == PLAIN_JSON
-        assert (await self.fetch_one(store, "empty")).kwargs == {}
+        assert (await self.fetch_one(store, "t")).kwargs == PLAIN_JSON, (
+            "fetch_tasks must return kwargs exactly as added"
+        )
+        assert (await self.fetch_one(store, "empty")).kwargs == {}, (
+            "empty kwargs must come back as {}"
+        )
         claims = await store.acquire_tasks(worker_id="w", now=T0, lease_until=T0 + HOUR, limit=2)
-        assert {c.task_id: c.task.kwargs for c in claims} == {"t": PLAIN_JSON, "empty": {}}
+        assert {c.task_id: c.task.kwargs for c in claims} == {"t": PLAIN_JSON, "empty": {}}, (
+            "claims must carry kwargs exactly as added"
+        )
 
     @store_test
     async def test_rich_kwargs_round_trip(self, store: DataStore) -> None:
@@ -57,11 +63,13 @@ class KwargsTests(SuiteBase):
         rich = await self.open_store("json-rich")
         await rich.add_tasks([self.task("t", kwargs=RICH)])
         back = (await self.fetch_one(rich, "t")).kwargs
-        assert back == RICH
+        assert back == RICH, "json-rich kwargs must come back exactly as added"
         for key, value in RICH.items():
             assert type(back[key]) is type(value), f"kwargs[{key!r}] came back as {type(back[key])}"
-        assert back["aware"].utcoffset() == timedelta(hours=-3)
-        assert back["naive"].tzinfo is None
+        assert back["aware"].utcoffset() == timedelta(hours=-3), (
+            "an aware datetime in kwargs must keep its own offset"
+        )
+        assert back["naive"].tzinfo is None, "a naive datetime in kwargs must stay naive"
 
     @store_test
     async def test_fetched_kwargs_are_copies(self, store: DataStore) -> None:
@@ -70,4 +78,7 @@ class KwargsTests(SuiteBase):
         kwargs["items"].append(3)  # the caller's dict is not the stored one
         fetched = await self.fetch_one(store, "t")
         fetched.kwargs["items"].append(4)
-        assert (await self.fetch_one(store, "t")).kwargs == {"items": [1, 2]}
+        assert (await self.fetch_one(store, "t")).kwargs == {"items": [1, 2]}, (
+            "the store must keep its own copy of kwargs: changing the caller's dict or a "
+            "fetched one must not change what is stored"
+        )

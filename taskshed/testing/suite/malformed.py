@@ -31,10 +31,20 @@ class MalformedRecordTests(SuiteBase):
     async def test_readers_skip_an_unreadable_record(self, store: DataStore) -> None:
         await store.add_tasks([self.task("ok", group_id="g")])
         await self.write_malformed_record(store, "bad", T0 - MINUTE)
-        assert [t.task_id for t in await store.fetch_due_tasks(T0)] == ["ok"]
-        assert await self.stored_ids(store, "bad", "ok") == {"ok"}
-        assert [t.task_id for t in await store.fetch_group_tasks("g")] == ["ok"]
-        self.assert_same_instant(await store.fetch_next_wakeup(), T0 - MINUTE, "next wakeup")
+        assert [t.task_id for t in await store.fetch_due_tasks(T0)] == ["ok"], (
+            "fetch_due_tasks must skip (and log) a record it can't decode, not fail"
+        )
+        assert await self.stored_ids(store, "bad", "ok") == {"ok"}, (
+            "fetch_tasks must skip (and log) a record it can't decode, not fail"
+        )
+        assert [t.task_id for t in await store.fetch_group_tasks("g")] == ["ok"], (
+            "fetch_group_tasks must skip (and log) a record it can't decode, not fail"
+        )
+        self.assert_same_instant(
+            await store.fetch_next_wakeup(),
+            T0 - MINUTE,
+            "next wakeup (an unreadable record still counts until acquire sets it aside)",
+        )
 
     @store_test
     async def test_acquire_sets_an_unreadable_record_aside_and_keeps_it(
@@ -43,10 +53,20 @@ class MalformedRecordTests(SuiteBase):
         await store.add_tasks([self.task("ok")])
         await self.write_malformed_record(store, "bad", T0 - MINUTE)
         claims = await store.acquire_tasks(worker_id="w", now=T0, lease_until=T0 + HOUR, limit=9)
-        assert [c.task_id for c in claims] == ["ok"]
+        assert [c.task_id for c in claims] == ["ok"], (
+            "acquire_tasks must return the readable tasks and skip one it can't decode"
+        )
         # Still stored, held aside: the next wakeup is when it will be offered again.
-        self.assert_same_instant(await store.fetch_next_wakeup(), T0 + SET_ASIDE_FOR, "wakeup")
+        self.assert_same_instant(
+            await store.fetch_next_wakeup(),
+            T0 + SET_ASIDE_FOR,
+            "next wakeup after acquire set an unreadable record aside (now + SET_ASIDE_FOR)",
+        )
         soon = T0 + SET_ASIDE_FOR - SECOND
-        assert await store.acquire_tasks(worker_id="w", now=soon, lease_until=soon, limit=9) == []
+        assert (
+            await store.acquire_tasks(worker_id="w", now=soon, lease_until=soon, limit=9) == []
+        ), "a record set aside must not be offered again before now + SET_ASIDE_FOR"
         await store.remove_tasks(["bad"])  # removing it is how a user gets rid of it
-        self.assert_same_instant(await store.fetch_next_wakeup(), T0 + HOUR, "wakeup")
+        self.assert_same_instant(
+            await store.fetch_next_wakeup(), T0 + HOUR, "next wakeup after removing the record"
+        )

@@ -14,10 +14,14 @@ class RemoveTests(SuiteBase):
             [self.task("a", group_id="g"), self.task("b", group_id="g"), self.task("c")]
         )
         await store.remove_tasks(["a", "c", "missing"])
-        assert await self.stored_ids(store, "a", "b", "c") == {"b"}
-        assert [t.task_id for t in await store.fetch_group_tasks("g")] == ["b"]
+        assert await self.stored_ids(store, "a", "b", "c") == {"b"}, (
+            "remove_tasks must remove exactly the ids given (an unknown one is ignored)"
+        )
+        assert [t.task_id for t in await store.fetch_group_tasks("g")] == ["b"], (
+            "a removed task must leave its group"
+        )
         await store.remove_tasks([])
-        assert await self.stored_ids(store, "b") == {"b"}
+        assert await self.stored_ids(store, "b") == {"b"}, "remove_tasks([]) must remove nothing"
 
     @store_test
     async def test_remove_group_tasks_removes_only_the_group(self, store: DataStore) -> None:
@@ -30,10 +34,15 @@ class RemoveTests(SuiteBase):
             ]
         )
         await store.remove_group_tasks("g")
-        assert await self.stored_ids(store, "g1", "g2", "gg", "loose") == {"gg", "loose"}
-        assert await store.fetch_group_tasks("g") == []
+        assert await self.stored_ids(store, "g1", "g2", "gg", "loose") == {"gg", "loose"}, (
+            "remove_group_tasks('g') must remove the group's tasks (paused too) and nothing "
+            "else: not group 'gg', not tasks without a group"
+        )
+        assert await store.fetch_group_tasks("g") == [], "a removed group must be empty"
         await store.remove_group_tasks("no-such-group")
-        assert await self.stored_ids(store, "gg", "loose") == {"gg", "loose"}
+        assert await self.stored_ids(store, "gg", "loose") == {"gg", "loose"}, (
+            "removing an unknown group must remove nothing"
+        )
 
     @store_test
     async def test_remove_all_tasks_empties_the_store(self, store: DataStore) -> None:
@@ -41,11 +50,17 @@ class RemoveTests(SuiteBase):
             [self.task(f"t{n}", group_id="g" if n % 2 else None) for n in range(20)]
         )
         await store.remove_all_tasks()
-        assert await store.fetch_due_tasks(T0 + HOUR * 1000) == []
-        assert await store.fetch_group_tasks("g") == []
-        assert await store.fetch_next_wakeup() is None
+        assert await store.fetch_due_tasks(T0 + HOUR * 1000) == [], (
+            "remove_all_tasks must remove every task"
+        )
+        assert await store.fetch_group_tasks("g") == [], "remove_all_tasks must empty every group"
+        assert await store.fetch_next_wakeup() is None, (
+            "after remove_all_tasks there is no next wakeup"
+        )
         await store.add_tasks([self.task("after")])  # still usable
-        assert await self.stored_ids(store, "after") == {"after"}
+        assert await self.stored_ids(store, "after") == {"after"}, (
+            "the store must stay usable after remove_all_tasks"
+        )
 
     @store_test
     async def test_a_removed_task_is_not_brought_back_by_its_claim(self, store: DataStore) -> None:
@@ -58,8 +73,16 @@ class RemoveTests(SuiteBase):
         done = await store.complete_tasks(
             [Completion("once", tokens["once"], None), Completion("rec", tokens["rec"], T0 + HOUR)]
         )
-        assert done == set()
-        assert await store.extend_leases(claims, T0 + 2 * HOUR) == set()
-        assert await store.release_tasks(claims) == set()
-        assert await self.stored_ids(store, "once", "rec") == set()
-        assert await store.fetch_next_wakeup() is None
+        assert done == set(), "completing a removed task must report nothing"
+        assert await store.extend_leases(claims, T0 + 2 * HOUR) == set(), (
+            "extending the claims of removed tasks must report nothing"
+        )
+        assert await store.release_tasks(claims) == set(), (
+            "releasing the claims of removed tasks must report nothing"
+        )
+        assert await self.stored_ids(store, "once", "rec") == set(), (
+            "a removed task must not be written back by its old claim (complete, extend, release)"
+        )
+        assert await store.fetch_next_wakeup() is None, (
+            "no wakeup may come from a removed task's claim"
+        )

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from taskshed.datastores.base import DataStore
 from taskshed.errors import TaskNotFoundError
 from taskshed.models import TaskExecutionTime
 from taskshed.testing.suite.base import HOUR, MINUTE, T0, SuiteBase, store_test
+from taskshed.testing.timezones import local_timezone
 
 #: The same kind of wall-clock reading in zones east and west of UTC, with and
 #: without daylight saving time, and on either side of a DST change.
@@ -41,14 +40,16 @@ class TimeTests(SuiteBase):
         self.assert_same_instant(stored["b"].run_at, T0, "b")
         self.assert_same_instant(stored["c"].run_at, T0 - HOUR, "c")
         assert stored["c"].paused, "re-timing must not resume a paused task"
-        assert [t.task_id for t in await store.fetch_due_tasks(T0)] == ["b"]
+        assert [t.task_id for t in await store.fetch_due_tasks(T0)] == ["b"], (
+            "after update_execution_times only b (unmoved, unpaused) is due"
+        )
 
     @store_test
     async def test_update_with_an_unknown_id_raises_and_changes_nothing(
         self, store: DataStore
     ) -> None:
         await store.add_tasks([self.task("a"), self.task("b")])
-        with pytest.raises(TaskNotFoundError):
+        with self.raises(TaskNotFoundError, "update_execution_times with an unknown id"):
             await store.update_execution_times(
                 [
                     TaskExecutionTime(task_id="a", run_at=T0 + HOUR),
@@ -67,7 +68,9 @@ class TimeTests(SuiteBase):
         self.assert_same_instant(await store.fetch_next_wakeup(), T0 + MINUTE, "next wakeup")
         at = T0 + MINUTE
         claims = await store.acquire_tasks(worker_id="v", now=at, lease_until=at + HOUR, limit=1)
-        assert [c.task_id for c in claims] == ["t"]
+        assert [c.task_id for c in claims] == ["t"], (
+            "update_execution_times must drop the claim: the task is claimable when next due"
+        )
 
     @store_test
     async def test_aware_times_in_any_zone_keep_their_instant(self, store: DataStore) -> None:
@@ -97,17 +100,22 @@ class TimeTests(SuiteBase):
             [self.task("ny", new_york), self.task("utc", utc), self.task("kol", kolkata)]
         )
         due = await store.fetch_due_tasks(datetime(2041, 1, 2, tzinfo=timezone.utc))
-        assert [t.task_id for t in due] == ["kol", "utc", "ny"]
+        assert [t.task_id for t in due] == ["kol", "utc", "ny"], (
+            "tasks must be ordered by their instant, whatever the zone they were given in"
+        )
         at = datetime(2041, 1, 1, 8, 0, tzinfo=timezone.utc)
         claims = await store.acquire_tasks(worker_id="w", now=at, lease_until=at + HOUR, limit=9)
-        assert [c.task_id for c in claims] == ["kol", "utc"]
+        assert [c.task_id for c in claims] == ["kol", "utc"], (
+            "acquire_tasks must compare instants, not wall-clock readings"
+        )
 
     @store_test
     async def test_a_naive_time_means_local_time(self, store: DataStore) -> None:
         naive = datetime(2041, 7, 1, 9, 15, 30, 250000)
-        await store.add_tasks([self.task("t", naive)])
-        await store.update_execution_times([TaskExecutionTime(task_id="t", run_at=naive)])
-        expected = naive.astimezone(timezone.utc)  # how Python reads a naive time: local
+        with local_timezone():  # far from UTC: a naive time read as UTC is 5.5 h off
+            expected = naive.astimezone(timezone.utc)  # how Python reads a naive time: local
+            await store.add_tasks([self.task("t", naive)])
+            await store.update_execution_times([TaskExecutionTime(task_id="t", run_at=naive)])
         self.assert_same_instant((await self.fetch_one(store, "t")).run_at, expected, "run_at")
 
     @store_test
@@ -125,7 +133,10 @@ class TimeTests(SuiteBase):
         due = await store.fetch_due_tasks(base)
         assert [t.task_id for t in due] == ["first"], "a time one step later counted as due"
         claims = await store.acquire_tasks(worker_id="w", now=base, lease_until=T0 + HOUR, limit=9)
-        assert [c.task_id for c in claims] == ["first"]
+        assert [c.task_id for c in claims] == ["first"], (
+            "a time one step later was claimable: the store keeps coarser times than "
+            "time_resolution"
+        )
 
     @store_test
     async def test_intervals_keep_their_length(self, store: DataStore) -> None:
@@ -144,6 +155,34 @@ class TimeTests(SuiteBase):
             assert stored is not None and abs(stored - interval) < max(
                 self.time_resolution, timedelta(microseconds=1)
             ), f"interval {interval} came back as {stored}"
+
+    @store_test
+    async def test_intervals_keep_sub_millisecond_parts_at_the_declared_resolution(
+        self, store: DataStore
+    ) -> None:
+        step = self.time_resolution
+        # One step past whole milliseconds and seconds, so truncating to either shows.
+        intervals = {
+            "one-step": step,
+            "ms-and-a-step": timedelta(milliseconds=1) + step,
+            "s-and-a-step": timedelta(seconds=1) + step,
+            "s-and-999-steps": timedelta(seconds=1) + 999 * step,
+            "days-and-a-step": timedelta(days=2, hours=3) + step,
+        }
+        await store.add_tasks(
+            self.task(task_id, run_type="recurring", interval=interval)
+            for task_id, interval in intervals.items()
+        )
+        stored = {t.task_id: t for t in await store.fetch_tasks(list(intervals))}
+        claims = await store.acquire_tasks(worker_id="w", now=T0, lease_until=T0 + HOUR, limit=9)
+        claimed = {c.task_id: c.task for c in claims}
+        for task_id, interval in intervals.items():
+            for where, tasks in (("fetch_tasks", stored), ("acquire_tasks", claimed)):
+                got = tasks[task_id].interval
+                assert got is not None and abs(got - interval) < step, (
+                    f"{where}: interval {interval} came back as {got}; the store must keep "
+                    f"intervals to its time_resolution ({step}), not round them to ms or s"
+                )
 
     @store_test
     async def test_distant_times_round_trip(self, store: DataStore) -> None:

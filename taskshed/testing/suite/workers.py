@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,7 @@ from taskshed.datastores.base import DataStore
 from taskshed.testing.suite.base import HOUR, SuiteBase, store_test
 from taskshed.timeutils import utcnow
 from taskshed.workers import BaseWorker, EventDrivenWorker, PollingWorker
+from taskshed.workers.running import Callback
 
 WORKER_KINDS = ["event", "polling"]
 
@@ -24,7 +24,7 @@ class WorkerTests(SuiteBase):
 
     @asynccontextmanager
     async def running_worker(
-        self, kind: str, store: DataStore, callbacks: dict[str, Callable[..., Awaitable[Any]]]
+        self, kind: str, store: DataStore, callbacks: dict[str, Callback]
     ) -> AsyncIterator[BaseWorker]:
         """A started worker of ``kind`` on ``store``, shut down on exit."""
         worker: BaseWorker
@@ -81,7 +81,9 @@ class WorkerTests(SuiteBase):
             try:
                 await asyncio.wait_for(started.wait(), self.wait_timeout)
                 # G2: while the callback runs, the task is still stored (and claimed).
-                assert await self.stored_ids(store, "once") == {"once"}
+                assert await self.stored_ids(store, "once") == {"once"}, (
+                    "a one-off task must stay stored while its callback runs (G2)"
+                )
                 assert (
                     await store.acquire_tasks(
                         worker_id="intruder", now=utcnow(), lease_until=utcnow() + HOUR, limit=9
@@ -91,7 +93,7 @@ class WorkerTests(SuiteBase):
             finally:
                 release.set()
             await self.wait_gone(store, "once")
-        assert calls == [7]
+        assert calls == [7], "the one-off callback must run exactly once, with its kwargs"
 
     @pytest.mark.parametrize("kind", WORKER_KINDS)
     @store_test
@@ -110,7 +112,7 @@ class WorkerTests(SuiteBase):
         )
         async with self.running_worker(kind, store, {"cb": callback}):
             await self.wait_for_run_at(store, "rec", first + HOUR)
-        assert calls == 1
+        assert calls == 1, f"the recurring callback ran {calls} times for one due occurrence"
 
     @pytest.mark.parametrize("kind", WORKER_KINDS)
     @store_test
@@ -129,7 +131,7 @@ class WorkerTests(SuiteBase):
         )
         async with self.running_worker(kind, store, {"cb": callback}):
             await self.wait_for_run_at(store, "late", first + 4 * HOUR)
-        assert calls == 1
+        assert calls == 1, f"with coalesce, 4 missed occurrences must run once, not {calls} times"
 
     @pytest.mark.parametrize("kind", WORKER_KINDS)
     @store_test
@@ -157,7 +159,7 @@ class WorkerTests(SuiteBase):
         )
         async with self.running_worker(kind, store, {"cb": callback}):
             await self.wait_for_run_at(store, "late", first + 3 * HOUR)
-        assert calls == 3
+        assert calls == 3, f"without coalesce, 3 missed occurrences must run 3 times, not {calls}"
 
     @pytest.mark.parametrize("kind", WORKER_KINDS)
     @store_test
@@ -177,7 +179,7 @@ class WorkerTests(SuiteBase):
         await store.add_tasks([self.task("ok", now, callback="cb", kwargs={"name": "ok"})])
         async with self.running_worker(kind, store, {"cb": callback}):
             await self.wait_gone(store, "ok")
-        assert ran == ["ok"]
+        assert ran == ["ok"], "only the runnable task's callback may run"
         for task in (unknown, misfit, paused):
             self.assert_same_task(await self.fetch_one(store, task.task_id), task)
 
@@ -205,4 +207,4 @@ class WorkerTests(SuiteBase):
             await store.add_tasks([self.task("after", utcnow(), callback="fine")])
             await worker.update_schedule()
             await self.wait_gone(store, "after")
-        assert ran == ["boom", "fine"]
+        assert ran == ["boom", "fine"], "a raising callback must not stop the worker"

@@ -10,7 +10,7 @@ from taskshed.urls import URL
 from taskshed_redis.keys import DEFAULT_PREFIX
 
 #: Query parameters a datastore URL may carry, besides ``db`` for ``unix://``.
-STORE_OPTIONS = ("prefix", "hash_tag")
+STORE_OPTIONS = ("prefix", "hash_tag", "allow_eviction")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -34,8 +34,17 @@ class RedisConfig:
     ssl_ca_certs: str | None = None
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``redis.asyncio.Redis``."""
+        """Keyword arguments for ``redis.asyncio.Redis``.
+
+        redis-py's own retries are off: a script whose reply was lost may have
+        run, and only the store knows whether sending it again is safe
+        (:mod:`taskshed_redis.retries`).
+        """
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         kwargs: dict[str, Any] = {
+            "retry": Retry(NoBackoff(), 0),
             "db": self.db,
             "username": self.username,
             "password": self.password,
@@ -71,6 +80,7 @@ class URLOptions:
     config: RedisConfig
     prefix: str = DEFAULT_PREFIX
     hash_tag: bool = False
+    allow_eviction: bool = False
 
 
 def parse_url(url: URL | str) -> URLOptions:
@@ -84,6 +94,7 @@ def parse_url(url: URL | str) -> URLOptions:
     query = dict(url.query)
     prefix = query.pop("prefix", DEFAULT_PREFIX)
     hash_tag = _boolean(query.pop("hash_tag", "0"), "hash_tag")
+    allow_eviction = _boolean(query.pop("allow_eviction", "0"), "allow_eviction")
     ssl_ca_certs = query.pop("ssl_ca_certs", None)
     if url.scheme in ("redis", "rediss"):
         db_text = url.database or query.pop("db", "0")
@@ -114,7 +125,9 @@ def parse_url(url: URL | str) -> URLOptions:
             f"unknown option(s) in Redis datastore URL {url}: {', '.join(sorted(query))}; "
             f"known: db, {', '.join(STORE_OPTIONS)}, ssl_ca_certs"
         )
-    return URLOptions(config=config, prefix=prefix, hash_tag=hash_tag)
+    return URLOptions(
+        config=config, prefix=prefix, hash_tag=hash_tag, allow_eviction=allow_eviction
+    )
 
 
 def _db(text: str) -> int:

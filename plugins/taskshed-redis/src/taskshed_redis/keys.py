@@ -4,29 +4,45 @@ Every key is ``<base>:<rest>`` where ``<base>`` is the prefix (or ``{prefix}`` w
 a Cluster hash tag is asked for) and ``<rest>`` is one of::
 
     task_queue                    sorted set: the schedule
-    claims                        sorted set: the tasks currently claimed (ours, not 0.10's)
     task:<task id>                hash: one task
     group:<group id>:tasks        set: the ids of one group
+  and ours, which 0.10 neither writes nor reads:
+    claims                        sorted set: the tasks currently claimed, by run_at
+    holders                       hash: task id -> the worker holding its claim
+    runs                          sorted set: every task by run_at (listing)
+    failed                        sorted set: the failed tasks by run_at
+    paused                        sorted set: the paused tasks by run_at
+    callback:<name>:due           sorted set: a callback's claimable tasks (routing)
+    callback:<name>:runs          sorted set: all of a callback's tasks by run_at
+    workers                       hash: worker id -> its registration (JSON)
+    worker_expiry                 sorted set: worker id by expiry
+    once:<call id>                string, expiring after a minute: a run-once script ran
 
-Why ids can't collide: within one base, ``task:`` keys, ``group:`` keys and the
-two fixed names differ in their first characters after the base; a task key is
-its fixed head followed by the whole id, and a group key wraps the whole id in
-a fixed head and tail, so equal keys mean equal ids. Across bases, a prefix may
-not contain a ``task`` or ``group`` segment (nor braces), so one store's keys
-never fall under another store's ``task:``/``group:`` space.
+Why ids can't collide: within one base, ``task:``, ``group:`` and ``callback:``
+keys and the fixed names differ in their first characters after the base; a
+task key is its fixed head followed by the whole id, and group and callback
+keys wrap the whole id or name in a fixed head and tail, so equal keys mean
+equal ids. Across bases, a prefix may not contain a ``task``, ``group`` or
+``callback`` segment (nor braces), so one store's keys never fall under
+another store's ``task:``/``group:``/``callback:`` space.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from taskshed.errors import ConfigurationError
 
 DEFAULT_PREFIX = "scheduler"
 
+#: The end of a call-id key, ``<base>:once:<32 hex digits>`` (what :meth:`KeySpace.once_pattern`
+#: scans for): tools that compare a store's keys leave these expiring markers out.
+CALL_ID_KEY = re.compile(r":once:[0-9a-f]{32}$")
+
 #: Segments a prefix may not contain: they would let one prefix's keys pass
 #: for another prefix's task or group keys.
-_RESERVED_SEGMENTS = frozenset({"task", "group"})
+_RESERVED_SEGMENTS = frozenset({"task", "group", "callback"})
 
 
 def check_prefix(prefix: object) -> str:
@@ -47,7 +63,7 @@ def check_prefix(prefix: object) -> str:
         raise ConfigurationError(
             f"the Redis key prefix {prefix!r} must not have a segment named "
             f"{' or '.join(sorted(reserved))!r}: its keys could be taken for another "
-            "prefix's task or group keys"
+            "prefix's task, group or callback keys"
         )
     return prefix
 
@@ -80,6 +96,44 @@ class KeySpace:
     def claims(self) -> str:
         return f"{self.base}:claims"
 
+    @property
+    def runs(self) -> str:
+        return f"{self.base}:runs"
+
+    @property
+    def failed(self) -> str:
+        return f"{self.base}:failed"
+
+    @property
+    def paused(self) -> str:
+        return f"{self.base}:paused"
+
+    @property
+    def holders(self) -> str:
+        return f"{self.base}:holders"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.base}:workers"
+
+    @property
+    def worker_expiry(self) -> str:
+        return f"{self.base}:worker_expiry"
+
+    def fixed(self) -> tuple[str, ...]:
+        """Every key of the store whose name does not depend on an id."""
+        return (self.queue, self.claims, self.runs, self.failed, self.paused, self.holders)
+
+    def due(self, callback: str) -> str:
+        return f"{self.base}:callback:{callback}:due"
+
+    def callback_runs(self, callback: str) -> str:
+        return f"{self.base}:callback:{callback}:runs"
+
+    def callback_pattern(self) -> str:
+        """A SCAN pattern matching this store's callback index keys."""
+        return f"{_glob_escape(self.base)}:callback:*"
+
     def task(self, task_id: str) -> str:
         return f"{self.base}:task:{task_id}"
 
@@ -93,6 +147,16 @@ class KeySpace:
     def group_pattern(self) -> str:
         """A SCAN pattern matching this store's group keys."""
         return f"{_glob_escape(self.base)}:group:*:tasks"
+
+    def once_pattern(self) -> str:
+        """A SCAN pattern matching this store's call-id keys (``once:`` and 32 hex digits).
+
+        They remember, for a minute, that a run-once script ran
+        (:mod:`taskshed_redis.retries`). The pattern is exact, so that it can't
+        match another prefix's keys (``<base>:once`` as a prefix has ``task:``
+        keys, and no hex digit string is ``task``).
+        """
+        return f"{_glob_escape(self.base)}:once:{'[0-9a-f]' * 32}"
 
     def task_id_of(self, key: str) -> str | None:
         head = f"{self.base}:task:"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from taskshed.errors import MalformedRecordError
 from taskshed.models import Task
@@ -21,8 +21,6 @@ from taskshed.timeutils import from_epoch_seconds, to_epoch_seconds
 REFERENCE_FIELDS = TASK_FIELDS
 CLAIM_TOKEN = "claim_token"
 LEASE_UNTIL = "lease_until"
-#: Score of a paused task in the schedule, as 0.10 writes it.
-PAUSED_SCORE = "+inf"
 
 
 def epoch_text(dt: datetime) -> str:
@@ -31,24 +29,55 @@ def epoch_text(dt: datetime) -> str:
 
 
 def task_fields(task: Task, payload: str) -> list[str]:
-    """The hash fields of ``task``, values in :data:`REFERENCE_FIELDS` order."""
+    """The hash of ``task`` as field/value pairs: 0.10's ten fields, then the new ones it has.
+
+    A new field is written only when it holds something (``attempts`` when
+    above 0), so a task that uses none of them is stored exactly as 0.10
+    stored it.
+    """
     interval = task.interval_seconds()
+    pairs = [
+        "task_id", task.task_id,
+        "run_at", epoch_text(task.run_at),
+        "paused", "1" if task.paused else "0",
+        "callback", task.callback,
+        "kwargs", payload,
+        "run_type", task.run_type,
+        "interval", repr(interval) if interval is not None else "",
+        "group_id", task.group_id or "",
+        "coalesce", "1" if task.coalesce else "0",
+        "paused_at", epoch_text(task.paused_at) if task.paused_at is not None else "",
+    ]  # fmt: skip
+    for name, value in new_fields(task):
+        if value:
+            pairs += [name, value]
+    return pairs
+
+
+def new_fields(task: Task) -> list[tuple[str, str]]:
+    """The fields beyond 0.10's, as text ('' when unset)."""
     return [
-        task.task_id,
-        epoch_text(task.run_at),
-        "1" if task.paused else "0",
-        task.callback,
-        payload,
-        task.run_type,
-        repr(interval) if interval is not None else "",
-        task.group_id or "",
-        "1" if task.coalesce else "0",
-        epoch_text(task.paused_at) if task.paused_at is not None else "",
+        ("cron", task.cron or ""),
+        ("timezone", task.timezone or ""),
+        ("end_at", optional_epoch(task.end_at)),
+        ("jitter", seconds_text(task.jitter)),
+        ("max_attempts", str(task.max_attempts) if task.max_attempts is not None else ""),
+        ("retry_backoff", seconds_text(task.retry_backoff)),
+        ("timeout", seconds_text(task.timeout)),
+        ("attempts", str(task.attempts) if task.attempts else ""),
+        ("last_error", task.last_error or ""),
+        ("last_run_at", optional_epoch(task.last_run_at)),
+        ("failed_at", optional_epoch(task.failed_at)),
+        ("occurrence_at", optional_epoch(task.occurrence_at)),
     ]
 
 
-def queue_score(task: Task) -> str:
-    return PAUSED_SCORE if task.paused else epoch_text(task.run_at)
+def optional_epoch(dt: datetime | None) -> str:
+    return "" if dt is None else epoch_text(dt)
+
+
+def seconds_text(value: timedelta | None) -> str:
+    return "" if value is None else repr(value.total_seconds())
 
 
 def text(value: object) -> str:
@@ -65,14 +94,22 @@ def pairs_to_dict(flat: list[object]) -> dict[str, object]:
     return {text(flat[i]): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
 
 
-def task_from_hash(task_id: str, fields: Mapping[str, object], serializer: Serializer) -> Task:
+def task_from_hash(
+    task_id: str,
+    fields: Mapping[str, object],
+    serializer: Serializer,
+    holder: object = None,
+) -> Task:
     """Rebuild a task from its hash; :class:`MalformedRecordError` if the fields don't fit.
 
     Hashes written by 0.10 releases before ``coalesce`` and ``paused_at``
     existed lack those fields; they read as ``coalesce=1`` and no pause time.
+    The fields taskshed added are optional too. ``holder`` is the worker id
+    the holders index names for a claimed task.
     """
     try:
         values = {name: text(value) for name, value in fields.items()}
+        holder_id = None if holder is None or holder is False else text(holder)
     except (UnicodeDecodeError, TypeError) as exc:
         raise MalformedRecordError(
             f"task {task_id!r}: a field is not UTF-8 text ({type(exc).__name__})", task_id=task_id
@@ -86,7 +123,27 @@ def task_from_hash(task_id: str, fields: Mapping[str, object], serializer: Seria
         reason = "no task_id field" if stored_id is None else "its task_id field names another id"
         raise MalformedRecordError(f"task {task_id!r}: {reason}", task_id=task_id)
     interval_text = values.get("interval", "")
-    paused_at_text = values.get("paused_at", "")
+    claimed = bool(values.get(CLAIM_TOKEN))
+
+    def instant(name: str) -> datetime | None:
+        value = values.get(name, "")
+        return _instant(value, name, task_id) if value else None
+
+    def seconds(name: str) -> float | None:
+        value = values.get(name, "")
+        return _number(value, name, task_id) if value else None
+
+    def whole(name: str) -> int | None:
+        value = values.get(name, "")
+        if not value:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise MalformedRecordError(
+                f"task {task_id!r}: {name} is not a whole number", task_id=task_id
+            ) from None
+
     return task_from_record(
         serializer=serializer,
         task_id=task_id,
@@ -98,7 +155,21 @@ def task_from_hash(task_id: str, fields: Mapping[str, object], serializer: Seria
         group_id=values.get("group_id") or None,
         paused=_flag(values.get("paused"), "paused", task_id),
         coalesce=_flag(values.get("coalesce", "1"), "coalesce", task_id),
-        paused_at=_instant(paused_at_text, "paused_at", task_id) if paused_at_text else None,
+        paused_at=instant("paused_at"),
+        cron=values.get("cron") or None,
+        timezone=values.get("timezone") or None,
+        end_at=instant("end_at"),
+        jitter_seconds=seconds("jitter"),
+        max_attempts=whole("max_attempts"),
+        retry_backoff_seconds=seconds("retry_backoff"),
+        timeout_seconds=seconds("timeout"),
+        attempts=whole("attempts") or 0,
+        last_error=values.get("last_error") or None,
+        last_run_at=instant("last_run_at"),
+        failed_at=instant("failed_at"),
+        occurrence_at=instant("occurrence_at"),
+        claimed_by=holder_id if claimed else None,
+        lease_until=instant(LEASE_UNTIL) if claimed and holder_id else None,
     )
 
 

@@ -15,21 +15,47 @@ from typing import Any
 SCRIPT_NAMES = (
     "add",
     "acquire",
+    "adopt",
     "set_aside",
     "complete",
+    "confirm",
     "extend",
     "release",
+    "retry",
     "update_times",
     "pause_tasks",
     "pause_group",
     "remove_tasks",
     "remove_group",
-    "remove_all",
     "sweep",
+    "prune",
     "read_due",
     "read_tasks",
-    "read_group",
+    "list",
+    "wakeup",
+    "workers",
 )
+
+
+#: Scripts that run at most once per call, however often the call is sent
+#: (see :mod:`taskshed_redis.retries`): their last argument is a call id.
+RUN_ONCE = frozenset({"add", "update_times"})
+#: How long a run-once script remembers a call id and its result, milliseconds.
+RUN_ONCE_MEMORY_MS = 60_000
+
+# A run-once script's guard: the call id comes off the end of ARGV; a call id
+# seen before returns the result the first run gave, without running again.
+_ONCE_HEAD = """
+local once_key = base .. ':once:' .. table.remove(ARGV)
+local remembered = redis.call('GET', once_key)
+if remembered then return cjson.decode(remembered)[1] end
+local result = (function()
+"""
+_ONCE_TAIL = f"""
+end)()
+redis.call('SET', once_key, cjson.encode({{result}}), 'PX', {RUN_ONCE_MEMORY_MS})
+return result
+"""
 
 
 @cache
@@ -40,6 +66,8 @@ def script_source(name: str) -> str:
     folder = files("taskshed_redis").joinpath("lua")
     prelude = folder.joinpath("prelude.lua").read_text(encoding="utf-8")
     body = folder.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    if name in RUN_ONCE:
+        return f"{prelude}\n{_ONCE_HEAD}{body}{_ONCE_TAIL}"
     return f"{prelude}\n{body}"
 
 

@@ -46,13 +46,25 @@ def add_db_command(subparsers: argparse._SubParsersAction) -> None:
     downgrade = commands.add_parser("downgrade", help="downgrade the schema")
     downgrade.add_argument(
         "revision",
-        help="target: a revision id, -1, or base (drops the tasks table); "
+        help="target: a revision id, -1, or base (drops the tasks table, after asking); "
         "with --sql a FROM:TO range such as ts_0002:base",
+    )
+    downgrade.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="don't ask before a downgrade that drops the tasks table",
     )
     _common(downgrade, sql=True)
     downgrade.set_defaults(func=run_downgrade)
 
     current = commands.add_parser("current", help="show the revision the database is at")
+    current.add_argument(
+        "--check",
+        action="store_true",
+        help="exit with status 1 unless the schema is the one this release needs "
+        "(missing, older or unknown: a deploy gate)",
+    )
     _common(current, sql=False)
     current.set_defaults(func=run_current)
 
@@ -110,7 +122,10 @@ def _with_engine(url: URL, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     from taskshed_sqlalchemy.urls import engine_spec
 
     async def run() -> T:
-        engine = create_engine(engine_spec(url))
+        try:
+            engine = create_engine(engine_spec(url))
+        except ImportError as exc:
+            raise _driver_missing(url, exc) from None
         try:
             return await action(engine)
         except sa.exc.SQLAlchemyError as exc:
@@ -122,6 +137,17 @@ def _with_engine(url: URL, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def _driver_missing(url: URL, exc: ImportError) -> ConfigurationError:
+    from taskshed_sqlalchemy.plugin import extra_for
+    from taskshed_sqlalchemy.urls import SCHEMES
+
+    driver = SCHEMES.get(url.scheme, url.scheme)
+    return ConfigurationError(
+        f"the {driver} driver is not installed: "
+        f"pip install 'taskshed[{extra_for(url.scheme)}]' ({exc})"
+    )
 
 
 def _migrate(args: argparse.Namespace, action: str, revision: str) -> int:
@@ -143,7 +169,51 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 
 def run_downgrade(args: argparse.Namespace) -> int:
+    if not args.sql and not args.yes:
+        url = _url(args)
+        tasks = _with_engine(url, lambda engine: _tasks_dropped_by(engine, args.revision))
+        if tasks is not None and not _confirm_drop(url, args.revision, tasks):
+            return 1
     return _migrate(args, "downgrade", args.revision)
+
+
+async def _tasks_dropped_by(engine: AsyncEngine, revision: str) -> int | None:
+    """How many tasks a downgrade to ``revision`` would drop with the table; ``None``: it keeps it."""
+    import sqlalchemy as sa
+
+    from taskshed_sqlalchemy import migrate, schema
+
+    if not migrate.reaches_base(revision, await migrate.current(engine)):
+        return None
+    async with engine.connect() as conn:
+
+        def count(sync_conn: sa.Connection) -> int:
+            if not sa.inspect(sync_conn).has_table(schema.TABLE_NAME):
+                return 0
+            table = sa.table(schema.TABLE_NAME)
+            return int(
+                sync_conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            )
+
+        return await conn.run_sync(count)
+
+
+def _confirm_drop(url: URL, revision: str, tasks: int) -> bool:
+    what = f"`taskshed db downgrade {revision}` drops the taskshed tables of {url} with their {tasks} task(s)"
+    if not sys.stdin or not sys.stdin.isatty():
+        print(
+            f"taskshed: error: {what}; not without confirmation: add --yes to go ahead",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        answer = input(f"{what}. Type 'yes' to go ahead: ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() != "yes":
+        print("taskshed: nothing changed", file=sys.stderr)
+        return False
+    return True
 
 
 def run_stamp(args: argparse.Namespace) -> int:
@@ -160,8 +230,15 @@ def run_current(args: argparse.Namespace) -> int:
         print(f"{url}: no taskshed schema (run `taskshed db upgrade`)")
     elif revision == head:
         print(f"{url}: {revision} (head)")
-    else:
+    elif migrate.is_known(revision):
         print(f"{url}: {revision} (this release's head is {head}; run `taskshed db upgrade`)")
+    else:
+        print(
+            f"{url}: {revision} (unknown to this release, whose head is {head}: "
+            "a newer taskshed-sqlalchemy wrote it)"
+        )
+    if args.check and revision != head:
+        return 1
     return 0
 
 

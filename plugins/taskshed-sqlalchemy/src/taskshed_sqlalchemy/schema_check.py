@@ -9,7 +9,7 @@ from taskshed.errors import DataStoreError, SchemaVersionError
 from taskshed_sqlalchemy import schema
 
 #: Every revision this release knows, oldest first.
-KNOWN_REVISIONS = ("ts_0001", "ts_0002")
+KNOWN_REVISIONS = ("ts_0001", "ts_0002", "ts_0003")
 
 _UPGRADE_HINT = "run `taskshed db upgrade --datastore URL` (URL of this database) first"
 

@@ -11,6 +11,7 @@ from taskshed.errors import DataStoreError
 from taskshed_sqlalchemy import schema
 
 _t = schema.tasks_table
+_w = schema.workers_table
 
 
 @functools.cache
@@ -51,12 +52,36 @@ def upsert_statement(dialect: str, *, replace: bool) -> Any:
     raise DataStoreError(f"the SQL datastore does not support the {dialect!r} dialect")
 
 
+@functools.cache
+def worker_upsert_statement(dialect: str) -> Any:
+    """The INSERT that records or refreshes a worker's registration."""
+    columns = [c.name for c in _w.c if c.name != "worker_id"]
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        stmt = mysql_insert(_w)
+        return stmt.on_duplicate_key_update({name: sa.func.values(_w.c[name]) for name in columns})
+    if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_w)
+        return upsert.on_conflict_do_update(
+            index_elements=[_w.c.worker_id], set_={name: upsert.excluded[name] for name in columns}
+        )
+    raise DataStoreError(f"the SQL datastore does not support the {dialect!r} dialect")
+
+
 def pause_statement(where: Any, paused: bool, now_us: int) -> sa.Update:
+    """Pause or resume the rows matching ``where``; failed rows (kept paused) are left alone."""
     if paused:
-        # Already-paused tasks keep their paused_at.
+        # Already-paused tasks keep their paused_at; failed ones are paused already.
         return (
             sa.update(_t)
             .where(where, _t.c.paused == sa.false())
             .values(paused=True, paused_at=now_us)
         )
-    return sa.update(_t).where(where).values(paused=False, paused_at=None)
+    return (
+        sa.update(_t)
+        .where(where, _t.c.paused == sa.true(), _t.c.failed_at.is_(None))
+        .values(paused=False, paused_at=None)
+    )

@@ -1,38 +1,31 @@
--- add_tasks: ARGV = base, replace ('1'/'0'), then per task the ten 0.10 fields
--- in order (task_id first, group_id eighth) followed by its schedule score.
-local names = {'task_id', 'run_at', 'paused', 'callback', 'kwargs', 'run_type',
-               'interval', 'group_id', 'coalesce', 'paused_at'}
-local width = #names + 1
+-- add_tasks: ARGV = base, replace ('1'/'0'), then one argument per task: a JSON
+-- array of strings, its field/value pairs, task_id first (0.10's ten fields,
+-- then whichever new fields the task has).
 local replace = ARGV[2] == '1'
 
 -- Read everything first: a key of the wrong type fails here, before any write.
 local plan = {}
-for i = 3, #ARGV, width do
-  local key = task_key(ARGV[i])
-  local old_gid = false
+for i = 3, #ARGV do
+  local fields = cjson.decode(ARGV[i])
+  local id = fields[2]
+  local key = task_key(id)
   local exists = redis.call('EXISTS', key) == 1
-  if exists then old_gid = redis.call('HGET', key, 'group_id') end
+  if exists then redis.call('HGET', key, 'group_id') end
   if replace or not exists then
-    table.insert(plan, {i, key, old_gid})
+    table.insert(plan, {fields, id, key, exists})
   end
 end
 
 for _, step in ipairs(plan) do
-  local i, key, old_gid = step[1], step[2], step[3]
-  local id, gid = ARGV[i], ARGV[i + 7]
-  if old_gid and old_gid ~= '' and old_gid ~= gid then
-    redis.call('SREM', group_key(old_gid), id)
-  end
-  -- The replacement is a new task: the old hash goes whole, claim included.
-  redis.call('DEL', key)
-  local fields = {}
-  for j, name in ipairs(names) do
-    fields[#fields + 1] = name
-    fields[#fields + 1] = ARGV[i + j - 1]
+  local fields, id, key, existed = step[1], step[2], step[3], step[4]
+  -- The replacement is a new task: the old hash goes whole, claim, run state
+  -- and index entries included. A new id has no hash to read or delete, and
+  -- reindex below sets or clears every index entry an id can have.
+  if existed then
+    unindex(id, key)
+    redis.call('DEL', key)
   end
   redis.call('HSET', key, unpack(fields))
-  redis.call('ZADD', queue, ARGV[i + width - 1], id)
-  redis.call('ZREM', claims, id)
-  if gid ~= '' then redis.call('SADD', group_key(gid), id) end
+  reindex(id, key)
 end
 return #plan

@@ -3,9 +3,9 @@ local held = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = task_key(id)
-  if redis.call('HGET', key, 'claim_token') == token then
+  if is_claimed(token) and redis.call('HGET', key, 'claim_token') == token then
     redis.call('HSET', key, 'lease_until', ARGV[2])
-    redis.call('ZADD', queue, score_for(key), id)
+    reindex(id, key)
     held[#held + 1] = id
   end
 end

@@ -1,12 +1,16 @@
--- update_group_paused_status: ARGV = base, group id, paused ('1'/'0'), now.
--- A set member whose hash names another group (or is gone) is dropped from the set.
+-- update_group_paused_status, one batch: ARGV = base, group id, paused ('1'/'0'),
+-- now, then member ids. A member whose hash names another group (or is gone)
+-- is dropped from the set. Returns the ids that are in the group.
 local gid = ARGV[2]
 local gkey = group_key(gid)
-for _, id in ipairs(redis.call('SMEMBERS', gkey)) do
+local members = {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
   if redis.call('HGET', task_key(id), 'group_id') == gid then
     set_paused(id, ARGV[3], ARGV[4])
+    members[#members + 1] = id
   else
     redis.call('SREM', gkey, id)
   end
 end
-return 1
+return members

@@ -3,9 +3,9 @@ local released = {}
 for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = task_key(id)
-  if redis.call('HGET', key, 'claim_token') == token then
+  if is_claimed(token) and redis.call('HGET', key, 'claim_token') == token then
     drop_claim(id, key)
-    redis.call('ZADD', queue, score_for(key), id)
+    reindex(id, key)
     released[#released + 1] = id
   end
 end

@@ -1,9 +1,16 @@
--- remove_group_tasks: ARGV = base, group id. Deletes the tasks whose hash
--- names this group, then the set (stale members included).
+-- remove_group_tasks, one batch: ARGV = base, group id, then member ids.
+-- Deletes the members whose hash names this group and drops the others from
+-- the set. Returns the ids deleted.
 local gid = ARGV[2]
 local gkey = group_key(gid)
-for _, id in ipairs(redis.call('SMEMBERS', gkey)) do
-  if redis.call('HGET', task_key(id), 'group_id') == gid then remove_task(id) end
+local removed = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HGET', task_key(id), 'group_id') == gid then
+    remove_task(id)
+    removed[#removed + 1] = id
+  else
+    redis.call('SREM', gkey, id)
+  end
 end
-redis.call('DEL', gkey)
-return 1
+return removed

@@ -4,7 +4,7 @@ for i = 3, #ARGV, 2 do
   local key = task_key(id)
   if redis.call('HGET', key, 'claim_token') == token then
     redis.call('HSET', key, 'lease_until', ARGV[2])
-    redis.call('ZADD', queue, score_for(key), id)
+    reindex(id, key)
   end
 end
 return 1

@@ -7,7 +7,8 @@ for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   local key = task_key(id)
   redis.call('HSET', key, 'run_at', ARGV[i + 1])
+  redis.call('HDEL', key, 'occurrence_at')
   drop_claim(id, key)
-  redis.call('ZADD', queue, score_for(key), id)
+  reindex(id, key)
 end
 return nil

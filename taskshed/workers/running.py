@@ -1,0 +1,152 @@
+"""Running one callback: on the loop or in a thread, under a timeout, with its outcome classified."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from taskshed.errors import Abort, Retry, TaskTimeoutError
+from taskshed.models import Task
+
+Callback: TypeAlias = Callable[..., Awaitable[Any]] | Callable[..., Any]
+
+OutcomeKind = Literal["succeeded", "failed", "timed_out", "retry", "abort"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a callback ended. ``error`` for everything but success; ``delay`` from ``Retry``."""
+
+    kind: OutcomeKind
+    error: BaseException | None = None
+    delay: float | None = None
+
+
+def is_async(callback: Callback) -> bool:
+    """Whether calling ``callback`` returns a coroutine to await (async def, or such a __call__)."""
+    if inspect.iscoroutinefunction(callback):
+        return True
+    call = getattr(callback, "__call__", None)  # noqa: B004 - a callable object's method
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Which keyword arguments a callback takes, read off its signature once."""
+
+    names: frozenset[str]
+    required: frozenset[str]
+    any_keyword: bool
+    unbindable: bool  # a required positional-only parameter: no kwargs can fill it
+
+    @classmethod
+    def of(cls, signature: inspect.Signature) -> _Shape:
+        names, required = set(), set()
+        any_keyword = unbindable = False
+        for param in signature.parameters.values():
+            if param.kind is param.VAR_KEYWORD:
+                any_keyword = True
+            elif param.kind is param.POSITIONAL_ONLY:
+                unbindable |= param.default is param.empty
+            elif param.kind is not param.VAR_POSITIONAL:
+                names.add(param.name)
+                if param.default is param.empty:
+                    required.add(param.name)
+        return cls(frozenset(names), frozenset(required), any_keyword, unbindable)
+
+    def fits(self, kwargs: dict[str, Any]) -> bool:
+        if self.unbindable or not self.required.issubset(kwargs):
+            return False
+        return self.any_keyword or self.names.issuperset(kwargs)
+
+
+class Signatures:
+    """What each callback accepts, read once per callback (``inspect.signature`` is slow)."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Callback, _Shape | None]] = {}
+
+    def accepts(self, callback: Callback, kwargs: dict[str, Any]) -> bool:
+        """Whether ``callback(**kwargs)`` binds (when its signature can be read)."""
+        known = self._known.get(id(callback))
+        if known is None or known[0] is not callback:
+            try:
+                shape: _Shape | None = _Shape.of(inspect.signature(callback))
+            except (TypeError, ValueError):
+                shape = None  # can't tell (a builtin); let the call decide
+            known = self._known[id(callback)] = (callback, shape)
+        return known[1] is None or known[1].fits(kwargs)
+
+
+async def run_callback(
+    callback: Callback,
+    task: Task,
+    *,
+    timeout: float | None,
+    executor: concurrent.futures.Executor,
+) -> Outcome:
+    """Run ``callback(**task.kwargs)`` and say how it went.
+
+    A coroutine function runs on this loop; a plain function runs in
+    ``executor`` (it must not block the loop), and if it returns an awaitable
+    that is awaited here. ``timeout`` cancels the run (a thread can't be
+    stopped: it is left to finish, and its result ignored).
+
+    ``CancelledError`` is re-raised only when this task itself is being
+    cancelled (shutdown); a callback that raises ``CancelledError`` of its own
+    (it awaited something that was cancelled) has simply failed.
+    """
+    deadline = asyncio.timeout(timeout) if timeout is not None else None
+    try:
+        if deadline is None:
+            await _call(callback, task.kwargs, executor)
+        else:
+            async with deadline:
+                await _call(callback, task.kwargs, executor)
+    except asyncio.CancelledError as exc:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+        return Outcome("failed", exc)
+    except TimeoutError as exc:
+        if deadline is not None and deadline.expired():
+            return Outcome(
+                "timed_out",
+                TaskTimeoutError(f"the callback ran longer than its {timeout:g} s timeout"),
+            )
+        return Outcome("failed", exc)
+    except Retry as exc:
+        return Outcome("retry", exc, exc.delay)
+    except Abort as exc:
+        return Outcome("abort", exc)
+    except Exception as exc:
+        return Outcome("failed", exc)
+    return Outcome("succeeded")
+
+
+async def _call(
+    callback: Callback, kwargs: dict[str, Any], executor: concurrent.futures.Executor
+) -> None:
+    if is_async(callback):
+        await callback(**kwargs)
+        return
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    result = await loop.run_in_executor(
+        executor, functools.partial(context.run, callback, **kwargs)
+    )
+    if inspect.isawaitable(result):
+        await result
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` — what is kept as a task's ``last_error``."""
+    message = str(error)
+    name = type(error).__name__
+    return f"{name}: {message}" if message else name

@@ -1,0 +1,163 @@
+"""How the event-driven worker keeps its lag low: few store calls, and starts on the dot, never early.
+
+Counted on a real in-memory store (subclassed to count); the speed itself is
+shown in benchmarks/ (docs/benchmarks.md), not timed here.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from taskshed.datastores import InMemoryDataStore
+from taskshed.models import Task
+from taskshed.timeutils import utcnow
+from taskshed.workers import EventDrivenWorker
+from taskshed.workers.clock import StoreClock
+from tests.support.waiting import wait_until
+
+
+class CallCounts(InMemoryDataStore):
+    """A real store counting the claims, checks and completions asked of it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.calls: dict[str, list[int]] = {"acquire": [], "confirm": [], "complete": []}
+
+    def sibling(self) -> InMemoryDataStore:
+        return copy.copy(self)
+
+    async def acquire_tasks(self, **kwargs: Any) -> Any:
+        claims = await super().acquire_tasks(**kwargs)
+        if claims:
+            self.calls["acquire"].append(len(claims))
+        return claims
+
+    async def confirm_claims(self, claims: Any, lease_until: datetime) -> set[str]:
+        self.calls["confirm"].append(len(claims))
+        return await super().confirm_claims(claims, lease_until)
+
+    async def complete_tasks(self, completions: Any) -> set[str]:
+        self.calls["complete"].append(len(completions))
+        return await super().complete_tasks(completions)
+
+
+async def _run_spread(
+    store: CallCounts, n: int, spacing: float, **options: Any
+) -> list[tuple[datetime, datetime]]:
+    """Run ``n`` tasks due ``spacing`` seconds apart, 0.5 s from now; (start, due) of each."""
+    starts: list[tuple[datetime, datetime]] = []
+
+    async def job(i: int) -> None:
+        starts.append((utcnow(), due[i]))
+
+    worker = EventDrivenWorker({"job": job}, store, **options)
+    base = utcnow() + timedelta(seconds=0.5)
+    due = [base + timedelta(seconds=spacing * i) for i in range(n)]
+    await store.add_tasks(
+        [
+            Task(callback="job", run_at=due[i], task_id=f"t{i:03d}", kwargs={"i": i})
+            for i in range(n)
+        ]
+    )
+    await worker.start()
+    try:
+        await wait_until(lambda: len(starts) == n, timeout=15, what=f"{n} runs")
+        await wait_until(lambda: sum(store.calls["complete"]) >= n, timeout=5, what="completions")
+    finally:
+        await worker.shutdown()
+    return starts
+
+
+async def test_prefetched_tasks_start_at_their_time_never_before() -> None:
+    store = CallCounts()
+    starts = await _run_spread(store, 60, 0.003)
+    early = [(start, due) for start, due in starts if start < due]
+    assert not early, f"{len(early)} of 60 prefetched tasks started before their time: {early[:3]}"
+
+
+async def test_one_claim_takes_the_tasks_of_half_a_prefetch_window() -> None:
+    # 100 tasks 3 ms apart, prefetch 50 ms: waking half a window ahead, a claim finds about
+    # eight; waking a whole window ahead would find one new task per claim.
+    store = CallCounts()
+    await _run_spread(store, 100, 0.003)
+    claims = store.calls["acquire"]
+    assert len(claims) <= 40, f"{len(claims)} claims for 100 tasks (sizes {claims})"
+
+
+async def test_checks_asked_within_a_few_milliseconds_share_one_store_call() -> None:
+    store = CallCounts()
+    await _run_spread(store, 60, 0.001)
+    checks = store.calls["confirm"]
+    # (A task claimed too close to its time to be checked in time starts unchecked.)
+    assert 0 < sum(checks) <= 60, f"a prefetched task is checked at most once: {checks}"
+    assert len(checks) <= 30, f"{len(checks)} checks for 60 tasks 1 ms apart: {checks}"
+
+
+async def test_runs_that_end_close_together_share_one_completion_write() -> None:
+    store = CallCounts()
+    await _run_spread(store, 60, 0.003)
+    writes = store.calls["complete"]
+    assert len(writes) <= 30, f"{len(writes)} completion writes for 60 runs 3 ms apart: {writes}"
+
+
+class SlowFirstTrips(InMemoryDataStore):
+    """A store whose clock answers in 1.2 ms twice, then at once; it is 10 s ahead of this host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trips = 0
+
+    async def current_time(self) -> datetime:
+        self.trips += 1
+        if self.trips <= 2:
+            time.sleep(0.0012)  # noqa: ASYNC251 - an exact slow trip (a timer rounds up)
+        return utcnow() + timedelta(seconds=10)
+
+
+async def test_the_clock_offset_comes_from_a_quick_round_trip() -> None:
+    clock = StoreClock()
+    store = SlowFirstTrips()
+    await clock.sync(store)
+    assert store.trips >= 3, f"a 1.2 ms round trip was trusted ({store.trips} trip(s))"
+    # A slow trip (1.2 ms or more) would leave an uncertainty of 0.6 ms or more.
+    assert clock.uncertainty < timedelta(milliseconds=0.6), clock.uncertainty
+    assert abs(clock.offset - timedelta(seconds=10)) < timedelta(milliseconds=1), clock.offset
+
+
+class UncertainClock(InMemoryDataStore):
+    """A store on this host's clock whose every reading takes 3 ms to arrive (a slow link)."""
+
+    def sibling(self) -> InMemoryDataStore:
+        return copy.copy(self)
+
+    async def current_time(self) -> datetime:
+        time.sleep(0.003)  # noqa: ASYNC251 - a slow round trip, exactly
+        return utcnow()
+
+
+async def test_a_start_waits_out_the_clock_offsets_uncertainty() -> None:
+    # Each trip takes 3 ms, so the offset is known to +-1.5 ms only; a worker starting
+    # on its estimate alone could start up to 1.5 ms early. It must wait that out.
+    store = UncertainClock()
+    starts: list[tuple[datetime, datetime]] = []
+
+    async def job(i: int) -> None:
+        starts.append((utcnow(), due[i]))
+
+    worker = EventDrivenWorker({"job": job}, store)
+    base = utcnow() + timedelta(seconds=0.5)
+    due = [base + timedelta(seconds=0.01 * i) for i in range(20)]
+    await store.add_tasks(
+        [Task(callback="job", run_at=due[i], task_id=f"u{i}", kwargs={"i": i}) for i in range(20)]
+    )
+    await worker.start()
+    try:
+        await wait_until(lambda: len(starts) == 20, timeout=10, what="20 runs")
+    finally:
+        await worker.shutdown()
+    assert worker.clock.uncertainty >= timedelta(milliseconds=1), worker.clock.uncertainty
+    early = [(start, at) for start, at in starts if start < at]
+    assert not early, f"{len(early)} of 20 started before their time: {early[:3]}"
