@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import signal
@@ -108,6 +109,9 @@ def run_driver(
     run, the scheduler of a burst added from another process.
     """
     args = parse_arguments(argv)
+    # On a timeout the runner sends SIGUSR1 (every thread's stack, even with a
+    # blocked loop) and SIGUSR2 (every asyncio task's stack) before SIGKILL.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     if args.role is not None:
         known = {**(roles or {})}
         if scale_worker is not None:
@@ -115,18 +119,31 @@ def run_driver(
         role = known.get(args.role)
         if role is None or args.out is None:
             raise SystemExit(f"this driver has no {args.role!r} role")
-        asyncio.run(role(args.store, args.params, args.out))
+        asyncio.run(_with_task_dump(role(args.store, args.params, args.out)))
         return
     workload = workloads.get(args.workload)
     if workload is None:
         emit({"na": f"workload {args.workload!r} is not implemented for this peer"})
         return
     try:
-        metrics = asyncio.run(workload(args.store, args.params))
+        metrics = asyncio.run(_with_task_dump(workload(args.store, args.params)))
     except NotApplicable as exc:
         emit({"na": str(exc)})
         return
     emit({"metrics": metrics})
+
+
+async def _with_task_dump(work: Awaitable[Any]) -> Any:
+    """Run ``work``; on SIGUSR2 print every asyncio task's stack to stderr (hang diagnosis)."""
+
+    def dump() -> None:
+        for task in asyncio.all_tasks():
+            print(f"--- {task!r}", file=sys.stderr)
+            task.print_stack(limit=30, file=sys.stderr)
+        sys.stderr.flush()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
+    return await work
 
 
 # ---------------------------------------------------------------------- clocks

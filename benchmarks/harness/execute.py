@@ -54,13 +54,20 @@ def run_driver(
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        # Stacks first (threads, then asyncio tasks; see drivers/common.py), for the log.
+        for diagnose in (signal.SIGUSR1, signal.SIGUSR2):
+            try:
+                os.killpg(process.pid, diagnose)
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
         return Outcome(
             "error",
             reason=f"killed after the {timeout:.0f} s limit",
             seconds=time.monotonic() - started,
-            stderr=stderr[-4000:],
+            stderr=stderr[-20000:],
         )
     elapsed = time.monotonic() - started
     last = stdout.strip().splitlines()[-1] if stdout.strip() else ""

@@ -218,7 +218,13 @@ def _smoke(tmp_path: Path, *extra: str) -> dict:
         pytest.fail("the smoke run took over 200 s:\n" + stdout[-3000:])
     finally:
         _drop_own_databases(env)
-    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    if process.returncode != 0:
+        # The failing drivers' stderr (with stacks when one was killed on its time limit).
+        logs = "".join(
+            f"\n=== {log.name}\n{log.read_text()[-12000:]}"
+            for log in sorted((out / "raw").glob("*.log"))
+        )
+        pytest.fail(stdout[-3000:] + stderr[-3000:] + logs)
     assert _committed_digests() == before, "a smoke run changed the committed page or charts"
     summary = json.loads((out / "summary.json").read_text())
     page = (out / "benchmarks.md").read_text()
