@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from taskshed.datastores.base import DataStore
@@ -36,9 +38,15 @@ class EventDrivenWorker(BaseWorker):
         if self.max_sleep > timedelta(hours=1):
             raise ValueError("max_sleep must be at most one hour")
         super().__init__(callback_map, datastore, prefetch=prefetch, **options)
+        # Look-ups of the next wake-up overtaken by a change (see _idle), still in flight.
+        self._overtaken: set[asyncio.Task[datetime | None]] = set()
 
     async def _idle(self) -> None:
-        wakeup = await self._datastore.fetch_next_wakeup(callbacks=self.callbacks)
+        if self._wake.is_set():
+            return  # a change was heard while claiming: claim again at once
+        wakeup = await self._next_wakeup()
+        if self._wake.is_set():
+            return
         timeout = self.max_sleep.total_seconds()
         if wakeup is not None:
             # Wake half the prefetch ahead, then claim a whole prefetch ahead: each claim
@@ -46,3 +54,37 @@ class EventDrivenWorker(BaseWorker):
             # and the first of them is still claimed half a prefetch before its time.
             timeout = min(timeout, self.clock.local(wakeup - self.options.prefetch / 2))
         await self._sleep(timeout)
+
+    async def _next_wakeup(self) -> datetime | None:
+        """The store's next wake-up, unless a change is heard first (then at once, ``None``).
+
+        A notice that arrives while the store is being asked makes the answer
+        stale; rather than wait for it (a round trip or more, added to that
+        task's start), the worker claims again at once and the look-up ends in
+        the background, its answer unused.
+        """
+        lookup = asyncio.ensure_future(self._datastore.fetch_next_wakeup(callbacks=self.callbacks))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((lookup, woken), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            lookup.cancel()
+            raise
+        finally:
+            woken.cancel()
+        if lookup.done():
+            return lookup.result()
+        self._overtaken.add(lookup)
+        lookup.add_done_callback(self._overtaken_done)
+        return None
+
+    def _overtaken_done(self, lookup: asyncio.Task[datetime | None]) -> None:
+        self._overtaken.discard(lookup)
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved: a store error shows on the next claim instead
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        if self._overtaken:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(list(self._overtaken), timeout=5.0)

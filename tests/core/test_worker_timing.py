@@ -6,6 +6,7 @@ shown in benchmarks/ (docs/benchmarks.md), not timed here.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from datetime import datetime, timedelta
@@ -161,3 +162,52 @@ async def test_a_start_waits_out_the_clock_offsets_uncertainty() -> None:
     assert worker.clock.uncertainty >= timedelta(milliseconds=1), worker.clock.uncertainty
     early = [(start, at) for start, at in starts if start < at]
     assert not early, f"{len(early)} of 20 started before their time: {early[:3]}"
+
+
+class SlowLookAhead(InMemoryDataStore):
+    """A real store whose wake-up look-up takes ``delay`` seconds (a slow server)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.lookups_begun = 0
+        self.lookups_ended = 0
+
+    def sibling(self) -> InMemoryDataStore:
+        return copy.copy(self)
+
+    async def fetch_next_wakeup(self, **kwargs: Any) -> datetime | None:
+        self.lookups_begun += 1
+        await asyncio.sleep(self.delay)
+        try:
+            return await super().fetch_next_wakeup(**kwargs)
+        finally:
+            self.lookups_ended += 1
+
+
+async def test_a_change_heard_during_the_wakeup_lookup_is_claimed_without_waiting_for_it() -> None:
+    """A notice that arrives while the store is asked for the next wake-up isn't held up by it."""
+    store = SlowLookAhead(delay=2.0)
+    started = asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+
+    worker = EventDrivenWorker({"job": job}, store, max_sleep=30)
+    await worker.start()
+    try:
+        await wait_until(lambda: store.lookups_begun >= 1, timeout=5, what="a look-up")
+        lookups = store.lookups_begun
+        # Another process adds a due task and its notice arrives, mid look-up.
+        await store.add_tasks([Task(callback="job", run_at=utcnow(), task_id="now")])
+        heard = time.monotonic()
+        await worker.update_schedule()
+        await asyncio.wait_for(started.wait(), timeout=10)
+        waited = time.monotonic() - heard
+        assert store.lookups_ended < lookups or waited < store.delay / 2, (
+            f"the task started {waited:.2f} s after the notice: it waited for the look-up"
+        )
+    finally:
+        await worker.shutdown()
+    # The overtaken look-up was waited for at shutdown, not left running.
+    assert store.lookups_ended == store.lookups_begun

@@ -121,12 +121,18 @@ class StatementLog:
     def __init__(self, store: Any) -> None:
         import sqlalchemy as sa
 
-        self.engine = store.engine.sync_engine
+        # PostgreSQL sends its claims through a second engine of single statements.
+        self.engines = [
+            engine.sync_engine
+            for engine in (store.engine, store.statement_engine)
+            if engine is not None
+        ]
         self.statements: list[tuple[str, Any]] = []
         self._listener = lambda conn, cursor, statement, parameters, context, executemany: (
             self.statements.append((statement, parameters))
         )
-        sa.event.listen(self.engine, "before_cursor_execute", self._listener)
+        for engine in self.engines:
+            sa.event.listen(engine, "before_cursor_execute", self._listener)
 
     async def count(self, operation: Callable[[], Awaitable[Any]]) -> tuple[int, float]:
         self.statements.clear()
@@ -137,7 +143,8 @@ class StatementLog:
     def close(self) -> None:
         import sqlalchemy as sa
 
-        sa.event.remove(self.engine, "before_cursor_execute", self._listener)
+        for engine in self.engines:
+            sa.event.remove(engine, "before_cursor_execute", self._listener)
 
 
 async def _explain(backend: Backend, statement: str, parameters: Any) -> str:

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from taskshed_sqlalchemy import migrate
-from taskshed_sqlalchemy.engines import create_engine
+from taskshed_sqlalchemy.engines import create_engine, create_statement_engine
 from taskshed_sqlalchemy.store import (
+    build_claim_update,
     claim_session,
     claim_statements,
     list_statement,
@@ -122,6 +123,11 @@ def _hot_statements(dialect: str) -> dict[str, Any]:
         free, expired = claim_statements(names, to_epoch_micros(later), 50, dialect=dialect)
         statements[f"claim free{routing}"] = free
         statements[f"claim expired{routing}"] = expired
+        if dialect == "postgresql":
+            # What a store on its own engine sends: both halves and the UPDATE at once.
+            statements[f"claim in one statement{routing}"] = build_claim_update(
+                names, to_epoch_micros(later), 50, "token", to_epoch_micros(later), "worker"
+            )
     return statements
 
 
@@ -132,30 +138,42 @@ def _sql(statement: Any, dialect: sa.Dialect) -> str:
 async def _plans(url: str) -> dict[str, list[str]]:
     engine = create_engine(engine_spec(url), poolclass=sa.NullPool)
     plans: dict[str, list[str]] = {}
+    statements = _hot_statements(engine.dialect.name)
+    alone = {name: stmt for name, stmt in statements.items() if "one statement" in name}
     try:
         async with engine.connect() as conn:
-            dialect = conn.dialect
             # The settings the store's claims run with (the other statements don't care).
             await claim_session(conn)
-            for name, statement in _hot_statements(dialect.name).items():
-                if dialect.name == "sqlite":
-                    sql = "EXPLAIN QUERY PLAN " + _sql(statement, dialect)
-                    rows = (await conn.exec_driver_sql(sql)).all()
-                    plans[name] = [str(row[-1]) for row in rows]
-                elif dialect.name == "postgresql":
-                    rows = (await conn.exec_driver_sql("EXPLAIN " + _sql(statement, dialect))).all()
-                    plans[name] = [str(row[0]) for row in rows]
-                else:
-                    result = await conn.exec_driver_sql("EXPLAIN " + _sql(statement, dialect))
-                    keys = list(result.keys())
-                    plans[name] = [
-                        " ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True))
-                        for row in result.all()
-                    ]
+            for name, statement in statements.items():
+                if name not in alone:
+                    plans[name] = await _explain(conn, statement)
             await conn.rollback()
     finally:
         await engine.dispose()
+    if alone:
+        # On the engine the store sends them through: its sessions' settings, no set_config.
+        own = create_statement_engine(engine_spec(url), poolclass=sa.NullPool)
+        assert own is not None
+        try:
+            async with own.connect() as conn:
+                for name, statement in alone.items():
+                    plans[name] = await _explain(conn, statement)
+        finally:
+            await own.dispose()
     return plans
+
+
+async def _explain(conn: Any, statement: Any) -> list[str]:
+    dialect = conn.dialect
+    if dialect.name == "sqlite":
+        sql = "EXPLAIN QUERY PLAN " + _sql(statement, dialect)
+        return [str(row[-1]) for row in (await conn.exec_driver_sql(sql)).all()]
+    if dialect.name == "postgresql":
+        rows = (await conn.exec_driver_sql("EXPLAIN " + _sql(statement, dialect))).all()
+        return [str(row[0]) for row in rows]
+    result = await conn.exec_driver_sql("EXPLAIN " + _sql(statement, dialect))
+    keys = list(result.keys())
+    return [" ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True)) for row in result.all()]
 
 
 #: The index each statement family must walk on PostgreSQL and SQLite.
@@ -211,6 +229,12 @@ def test_every_hot_statement_walks_an_index(filled_url: str, backend: str) -> No
                     problems.append(f"{name}: does not use {index}\n{text}")
             if name == "wake-up":
                 problems += [f"{name}: does not use {i}\n{text}" for i in _HELD if i not in text]
+            if name.startswith("claim in one statement"):
+                problems += [
+                    f"{name}: does not use {index}\n{text}"
+                    for index in _PARTIAL.values()
+                    if index not in text
+                ]
     assert not problems, "\n\n".join(problems)
 
 

@@ -187,10 +187,60 @@ async def test_claiming_and_completing_100_tasks_take_a_few_statements(engine: A
     await store.shutdown()
 
 
-async def test_a_malformed_row_is_logged_set_aside_and_kept(
-    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def test_postgresql_on_its_own_engine_claims_and_looks_ahead_in_one_statement_each(
+    engine: AsyncEngine, sql_url: str
 ) -> None:
-    store = SQLAlchemyDataStore(engine=engine)
+    """No BEGIN, no set_config, no COMMIT: the statement engine's sessions carry the settings."""
+    store = SQLAlchemyDataStore(sql_url)
+    await store.start()
+    try:
+        await store.add_tasks(
+            [_task(f"o-{i:03d}") for i in range(30)]
+            + [_task("later", run_at=utcnow() + timedelta(hours=1))]
+        )
+        own = store.statement_engine
+        assert own is not None
+        await store.fetch_next_wakeup()  # a connection of its own, opened once
+        alone, pooled = StatementCounter(own), StatementCounter(store.engine)
+        try:
+            now = utcnow()
+            claims = await store.acquire_tasks(
+                worker_id="w", now=now, lease_until=now + timedelta(seconds=30), limit=20
+            )
+            assert [c.task_id for c in claims] == [f"o-{i:03d}" for i in range(20)]
+            assert alone.statements == ["WITH"] and pooled.statements == []
+            # Committed by itself: another connection sees the claims at once.
+            async with engine.connect() as conn:
+                held = await conn.scalar(
+                    sa.select(sa.func.count()).where(schema.tasks_table.c.claimed_by == "w")
+                )
+            assert held == 20
+            alone.statements.clear()
+            assert await store.fetch_next_wakeup() is not None
+            assert await store.confirm_claims(claims, now) == {c.task_id for c in claims}
+            assert alone.statements == ["SELECT", "SELECT"] and pooled.statements == []
+            async with own.connect() as conn:
+                settings = {
+                    name: await conn.scalar(sa.text(f"SHOW {name}"))
+                    for name in ("enable_seqscan", "enable_bitmapscan", "enable_sort")
+                }
+            assert settings == dict.fromkeys(settings, "off")
+        finally:
+            alone.close()
+            pooled.close()
+    finally:
+        await store.remove_all_tasks()
+        await store.shutdown()
+    assert store.statement_engine is None
+
+
+@pytest.mark.parametrize("own_engine", [False, True], ids=["given-engine", "own-engine"])
+async def test_a_malformed_row_is_logged_set_aside_and_kept(
+    engine: AsyncEngine, sql_url: str, own_engine: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A store on its own engine claims on PostgreSQL with one UPDATE ... RETURNING.
+    store = SQLAlchemyDataStore(sql_url) if own_engine else SQLAlchemyDataStore(engine=engine)
     await store.start()
     await store.add_tasks([_task("good"), _task("bad", kwargs={"secret": "hunter2"})])
     async with engine.begin() as conn:

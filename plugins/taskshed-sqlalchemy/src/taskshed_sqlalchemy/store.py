@@ -11,6 +11,7 @@ process can interleave with.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
@@ -41,7 +42,13 @@ from taskshed.urls import URL
 from taskshed.validation import check_execution_times, check_identifier, check_ids
 from taskshed.worker_info import WorkerInfo
 from taskshed_sqlalchemy import schema
-from taskshed_sqlalchemy.engines import create_engine, prepare_engine, set_sqlite_begin
+from taskshed_sqlalchemy.engines import (
+    PG_INDEX_ONLY_PLANS,
+    create_engine,
+    create_statement_engine,
+    prepare_engine,
+    set_sqlite_begin,
+)
 from taskshed_sqlalchemy.rows import TASK_COLUMNS, micros, row_to_task, task_to_row
 from taskshed_sqlalchemy.schema_check import check_schema
 from taskshed_sqlalchemy.statements import (
@@ -100,6 +107,9 @@ class SQLAlchemyDataStore(DataStore):
         self._engine_options = dict(engine_options or {})
         self._create_schema = create_schema
         self._engine: AsyncEngine | None = None
+        # PostgreSQL, own engine only: single statements, one round trip each
+        # (see create_statement_engine). None: everything runs on ``_engine``.
+        self._statements: AsyncEngine | None = None
         self._start_lock = asyncio.Lock()
         # An in-memory SQLite database lives on one shared connection (StaticPool):
         # its transactions must take turns.
@@ -125,6 +135,14 @@ class SQLAlchemyDataStore(DataStore):
     def engine(self) -> AsyncEngine:
         """The engine in use (after :meth:`start`)."""
         return self._require_engine()
+
+    @property
+    def statement_engine(self) -> AsyncEngine | None:
+        """PostgreSQL on its own engine: the engine of single statements (claims, wake-ups).
+
+        ``None`` elsewhere, and before :meth:`start`. See docs/datastores/sql.md.
+        """
+        return self._statements
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,6 +173,8 @@ class SQLAlchemyDataStore(DataStore):
                     await engine.dispose()
                 raise
             self._engine = engine
+            if self._given_engine is None and self._spec is not None:
+                self._statements = create_statement_engine(self._spec, **self._engine_options)
             if isinstance(engine.pool, sa.pool.StaticPool):
                 self._one_connection = asyncio.Lock()
             elif engine.dialect.name == "sqlite":
@@ -163,6 +183,9 @@ class SQLAlchemyDataStore(DataStore):
     async def shutdown(self) -> None:
         async with self._start_lock:
             engine, self._engine = self._engine, None
+            statements, self._statements = self._statements, None
+            if statements is not None:
+                await statements.dispose()
             if engine is not None and self._given_engine is None:
                 await engine.dispose()
 
@@ -193,6 +216,22 @@ class SQLAlchemyDataStore(DataStore):
             async with self._sqlite_writes:
                 return await self._attempt(engine, what, body, write)
         return await self._attempt(engine, what, body, write)
+
+    async def _run_alone(self, what: str, body: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``body``, whose every statement stands alone, on the statement engine.
+
+        Only where there is one (PostgreSQL, own engine); callers check
+        ``self._statements`` first. Each statement commits by itself, so a
+        connection that fails during one leaves that statement's outcome
+        unknown; it is used for reads and for claims, which are safe to try
+        again (a claim whose answer was lost is an orphan that lapses with its
+        lease). Writes that must not be replayed (an add that replaces) keep
+        their transaction: its ``BEGIN`` proves the connection alive before
+        anything is sent that could apply.
+        """
+        engine = self._statements
+        assert engine is not None
+        return await self._attempt(engine, what, body, False)
 
     async def _attempt(
         self,
@@ -442,10 +481,13 @@ class SQLAlchemyDataStore(DataStore):
             return None
 
         async def body(conn: AsyncConnection) -> datetime | None:
-            row = (await conn.execute(wakeup_statement(names, conn.dialect.name))).one()
+            stmt = _cached_wakeup(tuple(names) if names is not None else None, conn.dialect.name)
+            row = (await conn.execute(stmt)).one()
             times = [value for value in map(_as_micros, row) if value is not None]
             return from_epoch_micros(min(times)) if times else None
 
+        if self._statements is not None:
+            return await self._run_alone("fetch_next_wakeup", body)
         return await self._run("fetch_next_wakeup", body, write=False)
 
     async def fetch_tasks(self, task_ids: Iterable[str]) -> list[Task]:
@@ -523,32 +565,14 @@ class SQLAlchemyDataStore(DataStore):
         lease = from_epoch_micros(lease_us)
         holder = str(worker_id)[: schema.ID_LENGTH]
 
+        routing = tuple(names) if names is not None else None
+
         async def body(conn: AsyncConnection) -> list[Claim]:
-            sqlite = conn.dialect.name == "sqlite"
             await claim_session(conn)
             rows: dict[str, Any] = {}
-            halves = claim_statements(names, now_us, limit, dialect=conn.dialect.name)
-            statements: list[sa.Executable] = list(halves)
-            if conn.dialect.name != "sqlite":
-                statements = [_one_round_trip(halves, conn.dialect.name)]
-            for stmt in statements:
-                for row in (await conn.execute(stmt)).all():
-                    rows.setdefault(row._mapping["task_id"], row)
-            if sqlite:
-                # SQLite keeps whatever a column is given: a run_at that isn't an
-                # integer sorts after every number, so it is never due above.
-                # Fetch such rows (an index range, empty when all is well) so
-                # they are logged and set aside like any other broken record.
-                odd = (
-                    sa.select(*_SELECT_COLUMNS)
-                    .where(
-                        _ACTIVE,
-                        _t.c.run_at > _MAX_MICROS,
-                        sa.or_(schema.FREE, _t.c.lease_until <= now_us),
-                    )
-                    .limit(limit)
-                )
-                for row in (await conn.execute(odd)).all():
+            params = {_CLAIM_NOW.key: now_us, _CLAIM_LIMIT.key: limit}
+            for stmt in claim_reads(routing, conn.dialect.name):
+                for row in (await conn.execute(stmt, params)).all():
                     rows.setdefault(row._mapping["task_id"], row)
             ordered = sorted(rows.values(), key=_row_order)[:limit]
             token = _new_token(worker_id)
@@ -584,7 +608,61 @@ class SQLAlchemyDataStore(DataStore):
                 )
             return claims
 
+        if self._statements is not None:
+            return await self._acquire_alone(worker_id, routing, now_us, lease_us, limit)
         return await self._run("acquire_tasks", body)
+
+    async def _acquire_alone(
+        self,
+        worker_id: str,
+        routing: tuple[str, ...] | None,
+        now_us: int,
+        lease_us: int,
+        limit: int,
+    ) -> list[Claim]:
+        """PostgreSQL: a claim as one self-committing ``UPDATE ... RETURNING`` (one round trip).
+
+        The statement locks the due rows as :func:`claim_statements` picks
+        them, keeps the first ``limit`` and stamps them, all at once; its
+        session's planner settings are those :data:`_PG_CLAIM_SETTINGS` sets
+        in a transaction. A record that can't be decoded was stamped too: a
+        second statement sets it aside (under this claim's token only).
+        """
+        token = _new_token(worker_id)
+        lease = from_epoch_micros(lease_us)
+        holder = str(worker_id)[: schema.ID_LENGTH]
+        stmt = claim_update_statement(routing)
+        params = claim_params(now_us, limit, token=token, lease_us=lease_us, holder=holder)
+
+        async def body(conn: AsyncConnection) -> list[Claim]:
+            rows = sorted((await conn.execute(stmt, params)).all(), key=_row_order)
+            claims: list[Claim] = []
+            bad: list[str] = []
+            for row in rows:
+                try:
+                    task = row_to_task(row, self.serializer)
+                except MalformedRecordError as exc:
+                    task_id = row._mapping["task_id"]
+                    log.warning(
+                        "setting stored task %r aside for %s: %s", task_id, SET_ASIDE_FOR, exc
+                    )
+                    bad.append(task_id)
+                    continue
+                task.claimed_by, task.lease_until = worker_id, lease
+                claims.append(Claim(task, token, lease))
+            if bad:
+                await conn.execute(
+                    sa.update(_t)
+                    .where(_t.c.task_id.in_(bad), _t.c.claim_token == token)
+                    .values(
+                        claim_token=_new_token("set-aside"),
+                        lease_until=now_us + _SET_ASIDE_MICROS,
+                        claimed_by=None,
+                    )
+                )
+            return claims
+
+        return await self._run_alone("acquire_tasks", body)
 
     async def _held(
         self, conn: AsyncConnection, pairs: Iterable[tuple[str, str]], *, lock: bool = True
@@ -669,6 +747,8 @@ class SQLAlchemyDataStore(DataStore):
                 if not row.paused and row.failed_at is None
             }
 
+        if self._statements is not None:
+            return await self._run_alone("confirm_claims", body)
         return await self._run("confirm_claims", body, write=False)
 
     async def release_tasks(self, claims: Sequence[Claim]) -> set[str]:
@@ -790,7 +870,7 @@ def _callback_names(callbacks: Collection[str] | None) -> list[str] | None:
 
 
 def _routed(
-    where: list[Any], names: list[str] | None, order: Any, limit: int
+    where: list[Any], names: list[str] | None, order: Any, limit: Any
 ) -> tuple[sa.Select[Any], bool]:
     """``SELECT`` the task columns matching ``where``, first ``limit`` by ``order``.
 
@@ -861,7 +941,7 @@ def wakeup_statement(names: list[str] | None, dialect: str) -> sa.Select[Any]:
 
 
 def claim_statements(
-    names: list[str] | None, now_us: int, limit: int, *, dialect: str
+    names: list[str] | None, now_us: Any, limit: Any, *, dialect: str
 ) -> list[sa.Select[Any]]:
     """The SELECTs of a claim: free due rows, then lapsed claims; each at most ``limit`` rows.
 
@@ -902,6 +982,101 @@ def claim_statements(
                 )
             statements.append(stmt.with_for_update(skip_locked=True))
     return statements
+
+
+#: The bound parameters of the cached claim statements (see :func:`claim_params`).
+_CLAIM_NOW = sa.bindparam("claim_now", type_=sa.BigInteger())
+_CLAIM_LIMIT = sa.bindparam("claim_limit", type_=sa.Integer())
+_NEW_TOKEN = sa.bindparam("claim_new_token", type_=sa.String())
+_NEW_LEASE = sa.bindparam("claim_new_lease", type_=sa.BigInteger())
+_NEW_HOLDER = sa.bindparam("claim_new_holder", type_=sa.String())
+
+
+def claim_params(
+    now_us: int,
+    limit: int,
+    *,
+    token: str | None = None,
+    lease_us: int | None = None,
+    holder: str | None = None,
+) -> dict[str, Any]:
+    """The values of one execution of :func:`claim_reads` or :func:`claim_update_statement`."""
+    params: dict[str, Any] = {_CLAIM_NOW.key: now_us, _CLAIM_LIMIT.key: limit}
+    if token is not None:
+        params |= {_NEW_TOKEN.key: token, _NEW_LEASE.key: lease_us, _NEW_HOLDER.key: holder}
+    return params
+
+
+@functools.lru_cache(maxsize=128)
+def claim_reads(names: tuple[str, ...] | None, dialect: str) -> tuple[sa.Executable, ...]:
+    """The locking reads of a claim, built once per routing and dialect (bound: ``claim_params``).
+
+    Building them is the costly part of SQLAlchemy's work (a few milliseconds
+    of column bookkeeping for the CTEs and unions), so each is built once and
+    executed with new values. MySQL/MariaDB and PostgreSQL: both halves as
+    one statement (:func:`_one_round_trip`). SQLite: the two halves, then the
+    rows whose ``run_at`` isn't a number (SQLite keeps whatever a column is
+    given, and such a value sorts after every number, so it is never due by
+    the halves): an index range, empty when all is well, read so that they
+    are logged and set aside like any other broken record.
+    """
+    routed = list(names) if names is not None else None
+    halves = claim_statements(routed, _CLAIM_NOW, _CLAIM_LIMIT, dialect=dialect)
+    if dialect != "sqlite":
+        return (_one_round_trip(halves, dialect),)
+    odd = (
+        sa.select(*_SELECT_COLUMNS)
+        .where(
+            _ACTIVE,
+            _t.c.run_at > _MAX_MICROS,
+            sa.or_(schema.FREE, _t.c.lease_until <= _CLAIM_NOW),
+        )
+        .limit(_CLAIM_LIMIT)
+    )
+    return (*halves, odd)
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_wakeup(names: tuple[str, ...] | None, dialect: str) -> sa.Select[Any]:
+    return wakeup_statement(list(names) if names is not None else None, dialect)
+
+
+@functools.lru_cache(maxsize=128)
+def claim_update_statement(names: tuple[str, ...] | None) -> sa.Update:
+    """:func:`build_claim_update`, built once per routing; executed with :func:`claim_params`."""
+    routed = list(names) if names is not None else None
+    return build_claim_update(routed, _CLAIM_NOW, _CLAIM_LIMIT, _NEW_TOKEN, _NEW_LEASE, _NEW_HOLDER)
+
+
+def build_claim_update(
+    names: list[str] | None, now_us: Any, limit: Any, token: Any, lease_us: Any, holder: Any
+) -> sa.Update:
+    """PostgreSQL: :func:`claim_statements` and the stamping ``UPDATE`` as one statement.
+
+    ``WITH`` the two locking halves, the first ``limit`` of their ids by
+    ``(run_at, task_id)``, ``UPDATE`` those rows ``FROM`` that list and
+    ``RETURNING`` them. The halves lock up to ``limit`` rows each; those not
+    kept are unlocked when the statement ends.
+    """
+    halves = [
+        stmt.cte(f"claim_half_{n}")
+        for n, stmt in enumerate(claim_statements(names, now_us, limit, dialect="postgresql"))
+    ]
+    both = sa.union_all(*(sa.select(half.c.task_id, half.c.run_at) for half in halves)).subquery(
+        "claimable"
+    )
+    picked = (
+        sa.select(both.c.task_id)
+        .order_by(both.c.run_at, both.c.task_id)
+        .limit(limit)
+        .cte("claim_picked")
+    )
+    return (
+        sa.update(_t)
+        .where(_t.c.task_id == picked.c.task_id)
+        .values(claim_token=token, lease_until=lease_us, claimed_by=holder)
+        .returning(*_SELECT_COLUMNS)
+    )
 
 
 def _one_round_trip(statements: list[sa.Select[Any]], dialect: str) -> sa.CompoundSelect:
@@ -997,8 +1172,10 @@ def count_statement(query: TaskQuery, now: datetime, limit: int | None) -> sa.Se
 #: them, which a backlog makes as slow as its size; these leave it the
 #: index-ordered walk that stops after the batch.
 _PG_CLAIM_SETTINGS = sa.text(
-    "SELECT set_config('enable_seqscan', 'off', true), "
-    "set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)"
+    "SELECT "
+    + ", ".join(
+        f"set_config('{name}', '{value}', true)" for name, value in PG_INDEX_ONLY_PLANS.items()
+    )
 )
 
 
