@@ -445,8 +445,13 @@ async def stop_children(children: Sequence[asyncio.subprocess.Process]) -> None:
             await child.wait()
 
 
-def tcp_ports_of(pid: int) -> set[int]:
-    """The local TCP ports of ``pid``'s sockets (Linux): how a server tells its connections apart."""
+def tcp_ports_of(pid: int, server_port: int | None = None) -> set[int]:
+    """The local TCP ports of ``pid``'s sockets (Linux): how a server tells its connections apart.
+
+    With ``server_port``, only those of connections to that port: Linux gives two
+    connections to different servers the same local port at times, so a port
+    alone may also name another process's connection to another server.
+    """
     inodes: set[str] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
@@ -469,6 +474,8 @@ def tcp_ports_of(pid: int) -> set[int]:
         for row in rows:
             fields = row.split()
             if len(fields) > 9 and fields[9] in inodes:
+                if server_port is not None and int(fields[2].rsplit(":", 1)[1], 16) != server_port:
+                    continue
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
 

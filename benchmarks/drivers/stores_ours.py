@@ -251,11 +251,12 @@ async def cut_notifier_connections(store: str, params: dict[str, Any], pid: int)
     (``CLIENT LIST`` ``sub``/``psub`` > 0), a PostgreSQL backend whose last
     statement was ``LISTEN``.
     """
-    ports = tcp_ports_of(pid)
+    via = params.get("notifier") or "store"
+    redis = via == "redis" or (via == "store" and store == "redis")
+    ports = tcp_ports_of(pid, REDIS_PORT if redis else PG_PORT)
     if not ports:
         return 0
-    via = params.get("notifier") or "store"
-    if via == "redis" or (via == "store" and store == "redis"):
+    if redis:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
