@@ -199,18 +199,29 @@ def _cross_lag(summary: dict[str, Any], key: str, label: str) -> str:
             f"its next max_sleep wake-up ({case['params'].get('max_sleep', 1.0) if case else 1.0:g} "
             f"s): p50 {median.get('p50_ms', float('nan')):.0f} ms, the mean of that interval."
         )
-    return (
+    lead = (
         f"The worker hears each task at once through the notifier; the lag (p50 "
         f"{median.get('p50_ms', float('nan')):.1f} ms, max {median.get('max_ms', float('nan')):.0f} ms) "
-        "is two transactions end to end, each slower when it starts from idle. "
-        "`benchmarks/profile_cross_lag.py` splits it (this machine, p50): the scheduler's add "
-        "(INSERT, COMMIT, publish) about 2 ms, the notice a tenth of a millisecond after it, the "
-        "worker's claim about 4 ms (BEGIN, planner settings on PostgreSQL, the claim, UPDATE, "
-        "COMMIT). The same claim sent by asyncpg alone takes 1.0 ms when started after 20 ms idle "
-        "(0.4 ms back to back): most of the rest is SQLAlchemy's work per statement, which a claim "
-        "path on the driver's own connection with pre-rendered SQL would remove (not done in this "
-        "round)."
+        "is the scheduler's add and the worker's claim end to end, each slower when it starts "
+        "from idle. `benchmarks/profile_cross_lag.py` splits it (this machine, p50): "
     )
+    if store == "postgresql":
+        return lead + (
+            "the add (BEGIN, INSERT, COMMIT, then pg_notify) about 1.6 ms, the notice a tenth of "
+            "a millisecond after it, the claim about 1.2 ms: one self-committing `UPDATE ... "
+            "RETURNING` on a connection opened with the claim's planner settings (it was five "
+            "round trips and about 4 ms, half of that SQLAlchemy building the statement anew)."
+        )
+    if store == "mariadb":
+        return lead + (
+            "the add (INSERT, COMMIT, then a Redis PUBLISH) about 1.7 ms, the notice a tenth of "
+            "a millisecond after it, the claim about 2.4 ms: `SELECT ... FOR UPDATE SKIP LOCKED`, "
+            "`UPDATE`, `COMMIT`, three round trips, since neither MySQL 8 nor MariaDB 10.11 has "
+            "`UPDATE ... RETURNING`. The same three statements sent by asyncmy alone take about "
+            "0.75 ms after 20 ms idle; the rest is SQLAlchemy's work per statement and the "
+            "decoding of the row."
+        )
+    return lead + "the add and its PUBLISH, the notice, then the claim as one Lua script."
 
 
 def _outage(summary: dict[str, Any], store: str, label: str) -> str:

@@ -142,6 +142,9 @@ class BaseWorker:
         self._slot_free = asyncio.Event()
         self._store_ready = False
         self._completions_ready = asyncio.Event()
+        # Cuts a linger short (a full batch, or a next run coming up); see _linger.
+        self._completions_urgent = asyncio.Event()
+        self._linger_until = 0.0  # the loop time a linger in progress ends at; 0: none
         self._completions_drained = asyncio.Event()
         self._stopping = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -257,6 +260,7 @@ class BaseWorker:
         self._stopping.set()
         self._wake.set()
         self._slot_free.set()
+        self._completions_urgent.set()  # outcomes are written now, not after a linger
         claim_task, complete_task = self._background
         # The claim loop notices the flag between store calls; an acquire in
         # flight is allowed to finish (its claims are released below) rather
@@ -553,9 +557,17 @@ class BaseWorker:
         settlement = settle(
             claim, outcome, started_at=started, now=finished, options=self.options, rng=self._rng
         )
-        self._to_complete.append(settlement.completion)
+        completion = settlement.completion
+        self._to_complete.append(completion)
         self._completions_drained.clear()
         self._completions_ready.set()
+        if self._linger_until:
+            if len(self._to_complete) >= _COMPLETION_BATCH // 10:
+                self._completions_urgent.set()
+            elif completion.next_run_at is not None and completion.failed_at is None:
+                left = self._linger_until - asyncio.get_running_loop().time()
+                if self.clock.local(completion.next_run_at) - _COMPLETION_LEAD < left:
+                    self._completions_urgent.set()
         task = claim.task
         if outcome.kind == "succeeded":
             if run_log.isEnabledFor(logging.INFO):
@@ -739,24 +751,27 @@ class BaseWorker:
     async def _linger(self) -> None:
         """Let a small batch of finished runs wait for company (see ``_COMPLETION_LINGER``).
 
-        It stops lingering when the batch grows large, on shutdown, and
-        ``_COMPLETION_LEAD`` before the earliest next run of a task in it.
+        One wait per write, cut short (by :meth:`_finish`) when the batch
+        grows large or a run finishes whose next run is nearer than the
+        linger's end; never past ``_COMPLETION_LEAD`` before the earliest next
+        run of a task already in the batch.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _COMPLETION_LINGER
-        while len(self._to_complete) < _COMPLETION_BATCH // 10 and not self._stopping.is_set():
-            wait = deadline - loop.time()
-            for completion in self._to_complete:
-                if completion.next_run_at is not None and completion.failed_at is None:
-                    wait = min(wait, self.clock.local(completion.next_run_at) - _COMPLETION_LEAD)
-            if wait <= 0:
-                return
-            # Woken early by the next finished run: its next run may be sooner.
-            self._completions_ready.clear()
-            try:
-                await asyncio.wait_for(self._completions_ready.wait(), timeout=wait)
-            except TimeoutError:
-                return
+        if len(self._to_complete) >= _COMPLETION_BATCH // 10 or self._stopping.is_set():
+            return
+        wait = _COMPLETION_LINGER
+        for completion in self._to_complete:
+            if completion.next_run_at is not None and completion.failed_at is None:
+                wait = min(wait, self.clock.local(completion.next_run_at) - _COMPLETION_LEAD)
+        if wait <= 0:
+            return
+        self._completions_urgent.clear()
+        self._linger_until = asyncio.get_running_loop().time() + wait
+        try:
+            await asyncio.wait_for(self._completions_urgent.wait(), timeout=wait)
+        except TimeoutError:
+            pass
+        finally:
+            self._linger_until = 0.0
 
     async def _complete_loop(self) -> None:
         backoff = Backoff()

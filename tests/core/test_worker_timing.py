@@ -242,3 +242,39 @@ async def test_lingering_completions_never_hold_a_short_interval_back() -> None:
     gaps = sorted(b - a for a, b in itertools.pairwise(runs))
     # Every 30 ms, not every time a lingering write happens to go out.
     assert gaps[len(gaps) // 2] < 0.045, f"median gap {gaps[len(gaps) // 2] * 1000:.0f} ms"
+
+
+async def test_a_near_next_run_cuts_a_linger_already_under_way() -> None:
+    """A one-off's write is lingering when a 30 ms interval finishes: that run isn't held back."""
+    store = CallCounts()
+    runs: list[float] = []
+
+    async def once() -> None:
+        return None
+
+    async def tick() -> None:
+        runs.append(time.monotonic())
+
+    worker = EventDrivenWorker({"once": once, "tick": tick}, store)
+    start = utcnow() + timedelta(seconds=0.3)
+    await store.add_tasks(
+        [
+            Task(callback="once", run_at=start, task_id="first"),
+            Task(
+                callback="tick",
+                run_at=start + timedelta(milliseconds=10),
+                run_type="recurring",
+                interval=timedelta(milliseconds=30),
+                task_id="fast",
+            ),
+        ]
+    )
+    await worker.start()
+    try:
+        await wait_until(lambda: len(runs) >= 2, timeout=5, what="two runs")
+    finally:
+        await worker.shutdown()
+    # The one-off's 100 ms linger began first; the tick's next run is 30 ms on, not after it.
+    assert runs[1] - runs[0] < 0.07, (
+        f"second run {(runs[1] - runs[0]) * 1000:.0f} ms after the first"
+    )

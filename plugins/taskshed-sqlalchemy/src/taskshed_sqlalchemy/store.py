@@ -576,20 +576,7 @@ class SQLAlchemyDataStore(DataStore):
                     rows.setdefault(row._mapping["task_id"], row)
             ordered = sorted(rows.values(), key=_row_order)[:limit]
             token = _new_token(worker_id)
-            claims: list[Claim] = []
-            bad: list[str] = []
-            for row in ordered:
-                try:
-                    task = row_to_task(row, self.serializer)
-                except MalformedRecordError as exc:
-                    task_id = row._mapping["task_id"]
-                    log.warning(
-                        "setting stored task %r aside for %s: %s", task_id, SET_ASIDE_FOR, exc
-                    )
-                    bad.append(task_id)
-                    continue
-                task.claimed_by, task.lease_until = worker_id, lease
-                claims.append(Claim(task, token, lease))
+            claims, bad = self._claims_from(ordered, worker_id, token, lease)
             for chunk in _chunks([claim.task_id for claim in claims], _CHUNK):
                 await conn.execute(
                     sa.update(_t)
@@ -597,15 +584,7 @@ class SQLAlchemyDataStore(DataStore):
                     .values(claim_token=token, lease_until=lease_us, claimed_by=holder)
                 )
             if bad:
-                await conn.execute(
-                    sa.update(_t)
-                    .where(_t.c.task_id.in_(bad))
-                    .values(
-                        claim_token=_new_token("set-aside"),
-                        lease_until=now_us + _SET_ASIDE_MICROS,
-                        claimed_by=None,
-                    )
-                )
+                await conn.execute(_set_aside(bad, now_us))
             return claims
 
         if self._statements is not None:
@@ -636,33 +615,31 @@ class SQLAlchemyDataStore(DataStore):
 
         async def body(conn: AsyncConnection) -> list[Claim]:
             rows = sorted((await conn.execute(stmt, params)).all(), key=_row_order)
-            claims: list[Claim] = []
-            bad: list[str] = []
-            for row in rows:
-                try:
-                    task = row_to_task(row, self.serializer)
-                except MalformedRecordError as exc:
-                    task_id = row._mapping["task_id"]
-                    log.warning(
-                        "setting stored task %r aside for %s: %s", task_id, SET_ASIDE_FOR, exc
-                    )
-                    bad.append(task_id)
-                    continue
-                task.claimed_by, task.lease_until = worker_id, lease
-                claims.append(Claim(task, token, lease))
+            claims, bad = self._claims_from(rows, worker_id, token, lease)
             if bad:
-                await conn.execute(
-                    sa.update(_t)
-                    .where(_t.c.task_id.in_(bad), _t.c.claim_token == token)
-                    .values(
-                        claim_token=_new_token("set-aside"),
-                        lease_until=now_us + _SET_ASIDE_MICROS,
-                        claimed_by=None,
-                    )
-                )
+                # Stamped by the statement above: set aside while this claim holds them.
+                await conn.execute(_set_aside(bad, now_us).where(_t.c.claim_token == token))
             return claims
 
         return await self._run_alone("acquire_tasks", body)
+
+    def _claims_from(
+        self, rows: Iterable[Any], worker_id: str, token: str, lease: datetime
+    ) -> tuple[list[Claim], list[str]]:
+        """The claims of claimed rows, and the ids of those that can't be decoded (logged)."""
+        claims: list[Claim] = []
+        bad: list[str] = []
+        for row in rows:
+            try:
+                task = row_to_task(row, self.serializer)
+            except MalformedRecordError as exc:
+                task_id = row._mapping["task_id"]
+                log.warning("setting stored task %r aside for %s: %s", task_id, SET_ASIDE_FOR, exc)
+                bad.append(task_id)
+                continue
+            task.claimed_by, task.lease_until = worker_id, lease
+            claims.append(Claim(task, token, lease))
+        return claims, bad
 
     async def _held(
         self, conn: AsyncConnection, pairs: Iterable[tuple[str, str]], *, lock: bool = True
@@ -859,6 +836,19 @@ def _completion_update(
 # own, so however many tasks are due (and with no statistics) the held-rows
 # index is the only plan.
 _HELD_RUN_AT = _t.c.run_at + 0
+
+
+def _set_aside(task_ids: list[str], now_us: int) -> sa.Update:
+    """Hold rows that can't be decoded aside for ``SET_ASIDE_FOR``, under a token of their own."""
+    return (
+        sa.update(_t)
+        .where(_t.c.task_id.in_(task_ids))
+        .values(
+            claim_token=_new_token("set-aside"),
+            lease_until=now_us + _SET_ASIDE_MICROS,
+            claimed_by=None,
+        )
+    )
 
 
 def _callback_names(callbacks: Collection[str] | None) -> list[str] | None:
