@@ -13,7 +13,6 @@ measured goes through the public API.
 from __future__ import annotations
 
 import asyncio
-import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -34,10 +33,10 @@ from common import (
     Counter,
     Meter,
     NotApplicable,
-    ProcessRecord,
     WorkerRecorder,
+    add_one_by_one,
+    cross_lag_result,
     lag_metrics,
-    lags_from_record,
     run_driver,
     run_scaling,
     serve_until_terminated,
@@ -242,11 +241,11 @@ async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
     try:
         await wait_ready(child)
         await asyncio.sleep(float(params.get("settle", 1.0)))
-        rng = random.Random(15)
-        for i in range(n):
-            due = time.time()
-            await redis.enqueue_job("record", _job_id=f"x{i:05d}", key=f"x{i:05d}|{due:.6f}")
-            await asyncio.sleep(gap * rng.uniform(0.5, 1.5))
+
+        async def add(key: str, due: float) -> None:
+            await redis.enqueue_job("record", _job_id=key, key=f"{key}|{due:.6f}")
+
+        await add_one_by_one(n, gap, add)
         drained = await wait_until(
             lambda: _queue_empty(redis), timeout=float(params.get("timeout", 30)), every=0.02
         )
@@ -255,14 +254,7 @@ async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         await stop_children([child])
         await _clean(redis)
         await redis.aclose()
-    record_ = ProcessRecord()
-    record_.add(out)
-    return {
-        **lag_metrics(lags_from_record(record_), n),
-        "duplicates": record_.runs - record_.unique,
-        "notifier": False,
-        "timed_out": not drained,
-    }
+    return cross_lag_result(out, n, notifier=False, timed_out=not drained)
 
 
 async def scale(store: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import asyncio
 import faulthandler
 import json
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -257,6 +258,30 @@ class Counter:
 
 
 # ---------------------------------------------------------------------- worker processes
+
+
+async def add_one_by_one(n: int, gap: float, add: Callable[[str, float], Awaitable[Any]]) -> None:
+    """The adding side of a cross-process lag run: ``add(key, due)`` for ``n`` tasks due now.
+
+    Keys ``x00000``...; irregular gaps around ``gap`` seconds (the same
+    sequence for every peer), so that no rhythm lines up with a worker's own
+    polling.
+    """
+    rng = random.Random(15)
+    for i in range(n):
+        await add(f"x{i:05d}", time.time())
+        await asyncio.sleep(gap * rng.uniform(0.5, 1.5))
+
+
+def cross_lag_result(out: Path, n: int, **extra: Any) -> dict[str, Any]:
+    """The metrics of a cross-process lag run from its worker's record file, plus ``extra``."""
+    record = ProcessRecord()
+    record.add(out)
+    return {
+        **lag_metrics(lags_from_record(record), n),
+        "duplicates": record.runs - record.unique,
+        **extra,
+    }
 
 
 @dataclass

@@ -16,7 +16,6 @@ public API (``defer_async``, ``batch_defer_async``, ``run_worker_async``).
 from __future__ import annotations
 
 import asyncio
-import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,11 +29,11 @@ from common import (
     Counter,
     Meter,
     NotApplicable,
-    ProcessRecord,
     WorkerRecorder,
+    add_one_by_one,
     answer,
+    cross_lag_result,
     lag_metrics,
-    lags_from_record,
     next_command,
     run_driver,
     run_scaling,
@@ -293,11 +292,11 @@ async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             await wait_ready(child)
             await asyncio.sleep(float(params.get("settle", 1.0)))
-            rng = random.Random(15)
-            for i in range(n):
-                due = time.time()
-                await record.defer_async(key=f"x{i:05d}|{due:.6f}")
-                await asyncio.sleep(gap * rng.uniform(0.5, 1.5))
+
+            async def add(key: str, due: float) -> None:
+                await record.defer_async(key=f"{key}|{due:.6f}")
+
+            await add_one_by_one(n, gap, add)
             drained = await wait_until(
                 _drained, timeout=float(params.get("timeout", 30)), every=0.02
             )
@@ -305,14 +304,7 @@ async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         finally:
             await stop_children([child])
             await _clean()
-    result_record = ProcessRecord()
-    result_record.add(out)
-    return {
-        **lag_metrics(lags_from_record(result_record), n),
-        "duplicates": result_record.runs - result_record.unique,
-        "notifier": True,
-        "timed_out": not drained,
-    }
+    return cross_lag_result(out, n, notifier=True, timed_out=not drained)
 
 
 async def lag_worker(store: str, params: dict[str, Any], out: str) -> None:

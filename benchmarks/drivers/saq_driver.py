@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -30,11 +29,11 @@ from common import (
     Counter,
     Meter,
     NotApplicable,
-    ProcessRecord,
     WorkerRecorder,
+    add_one_by_one,
     answer,
+    cross_lag_result,
     lag_metrics,
-    lags_from_record,
     next_command,
     run_driver,
     run_scaling,
@@ -320,13 +319,11 @@ async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
     try:
         await wait_ready(child)
         await asyncio.sleep(float(params.get("settle", 1.0)))
-        rng = random.Random(15)
-        for i in range(n):
-            due = time.time()
-            await queue.enqueue(
-                "record", key=f"x{i:05d}", ttl=-1, timeout=60, name=f"x{i:05d}|{due:.6f}"
-            )
-            await asyncio.sleep(gap * rng.uniform(0.5, 1.5))
+
+        async def add(key: str, due: float) -> None:
+            await queue.enqueue("record", key=key, ttl=-1, timeout=60, name=f"{key}|{due:.6f}")
+
+        await add_one_by_one(n, gap, add)
         drained = await wait_until(
             lambda: _is_drained(queue), timeout=float(params.get("timeout", 30)), every=0.02
         )
@@ -335,14 +332,7 @@ async def _cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         await stop_children([child])
         await _clean(queue)
         await queue.disconnect()
-    result_record = ProcessRecord()
-    result_record.add(out)
-    return {
-        **lag_metrics(lags_from_record(result_record), n),
-        "duplicates": result_record.runs - result_record.unique,
-        "notifier": True,
-        "timed_out": not drained,
-    }
+    return cross_lag_result(out, n, notifier=True, timed_out=not drained)
 
 
 async def lag_worker(store: str, params: dict[str, Any], out: str) -> None:

@@ -10,7 +10,6 @@ has decides which of the two is used.
 from __future__ import annotations
 
 import asyncio
-import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,11 +20,11 @@ from common import (
     Counter,
     Meter,
     NotApplicable,
-    ProcessRecord,
     WorkerRecorder,
+    add_one_by_one,
     answer,
+    cross_lag_result,
     lag_metrics,
-    lags_from_record,
     next_command,
     run_driver,
     run_scaling,
@@ -320,15 +319,13 @@ async def cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(float(params.get("settle", 1.0)))  # subscribed, idle, sleeping
         if outage:
             cutter = asyncio.create_task(cut_repeatedly(child.pid))
-        rng = random.Random(15)
-        for i in range(n):
-            due = time.time()
-            key = f"x{i:05d}"
+
+        async def add(key: str, due: float) -> None:
             await scheduler.add_task(
                 "xlag", run_at=_at(due), task_id=key, kwargs={"key": f"{key}|{due:.6f}"}
             )
-            # Irregular gaps, so that no rhythm lines up with the worker's own polling.
-            await asyncio.sleep(gap * rng.uniform(0.5, 1.5))
+
+        await add_one_by_one(n, gap, add)
         drained = await wait_until(
             lambda: _drained(datastore), timeout=float(params.get("timeout", 30)), every=0.02
         )
@@ -340,14 +337,9 @@ async def cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         await stop_children([child])
         await datastore.remove_all_tasks()
         await scheduler.shutdown()
-    record = ProcessRecord()
-    record.add(out)
-    result = {
-        **lag_metrics(lags_from_record(record), n),
-        "duplicates": record.runs - record.unique,
-        "notifier": stores.has_notifier(store, params),
-        "timed_out": not drained,
-    }
+    result = cross_lag_result(
+        out, n, notifier=stores.has_notifier(store, params), timed_out=not drained
+    )
     if outage:
         result["cuts"] = sum(cuts)
     return result
