@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 #: Far from UTC all year (+05:30, no daylight saving): a naive time read as UTC is 5.5 h off.
 FAR_FROM_UTC = "Asia/Kolkata"
+#: Far from UTC with daylight saving (southern hemisphere): naive-as-UTC is off by hours.
+AWAY_FROM_UTC = "America/Santiago"
 
 
 @contextmanager
@@ -30,7 +32,7 @@ def local_timezone(name: str = FAR_FROM_UTC) -> Iterator[None]:
         yield
     finally:
         if before is None:
-            del os.environ["TZ"]
+            os.environ.pop("TZ", None)
         else:
             os.environ["TZ"] = before
         time.tzset()

@@ -13,7 +13,7 @@ from taskshed.claims import Completion
 from taskshed.datastores.base import DataStore
 from taskshed.models import TaskExecutionTime
 from taskshed.testing.suite.base import HOUR, MINUTE, SECOND, T0, SuiteBase, store_test
-from taskshed.testing.suite.zones import local_time_zone
+from taskshed.testing.timezones import AWAY_FROM_UTC, local_timezone
 
 Inconsistency = Literal["token_only", "lease_only"]
 
@@ -45,7 +45,7 @@ class ClockTests(SuiteBase):
 
     @store_test
     async def test_naive_times_are_local_in_every_method(self, store: DataStore) -> None:
-        with local_time_zone():
+        with local_timezone(AWAY_FROM_UTC):
             naive = datetime(2041, 7, 1, 9, 15)  # 13:15 UTC in Santiago's winter, not 09:15
             instant = naive.astimezone(timezone.utc)
             assert instant.hour != 9, "the local zone was not changed"
