@@ -157,6 +157,24 @@ class Subscribers:
             self.entries = tuple(e for e in self.entries if e is not entry)
 
 
+def find_observers(plugin_manager: Any | None) -> Callable[[], Any]:
+    """What a lazy :class:`EventBus` calls to find its hooks.
+
+    ``plugin_manager`` when one was given, else the installed plugins' (the
+    default registry's, whose discovery the bus runs on its own thread and
+    logs if it fails).
+    """
+
+    def find() -> Any:
+        if plugin_manager is not None:
+            return plugin_manager
+        from taskshed.registry import default_registry
+
+        return default_registry().plugin_manager
+
+    return find
+
+
 class EventBus:
     """Delivers events to plugin hooks and subscribers from one background thread.
 
@@ -281,7 +299,7 @@ class EventBus:
             try:
                 self._pm = self._find_pm()
             except Exception as exc:
-                log.warning("plugins unavailable for events (%s)", exc)
+                log.warning("%s: plugins unavailable for events (%s)", self._name, exc)
             self._hooked = self._has_hooks()
         while True:
             self._ready.wait()

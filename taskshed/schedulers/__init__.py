@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from taskshed.datastores.base import DataStore
-from taskshed.events import EventBus, ScheduleEvent, ScheduleEventKind
+from taskshed.events import EventBus, ScheduleEvent, ScheduleEventKind, find_observers
 from taskshed.listing import TaskPage, TaskQuery
 from taskshed.models import RunType, Task, TaskExecutionTime
 from taskshed.notifiers.base import Notice, Notifier
@@ -59,7 +59,9 @@ class AsyncScheduler:
             return
         await self._datastore.start()
         await self._start_notifier()
-        self._bus = EventBus(self._observers, name="taskshed-scheduler", lazy=True)
+        self._bus = EventBus(
+            find_observers(self._plugin_manager), name="taskshed-scheduler", lazy=True
+        )
         if self._worker is not None:
             await self._worker.start()
         self._started = True
@@ -303,17 +305,6 @@ class AsyncScheduler:
             )
             return
         self._notifier = notifier
-
-    def _observers(self) -> Any:
-        if self._plugin_manager is not None:
-            return self._plugin_manager
-        try:
-            from taskshed.registry import default_registry
-
-            return default_registry().plugin_manager
-        except Exception as exc:
-            log.warning("plugins unavailable for scheduler events (%s)", exc)
-            return None
 
     async def _changed(
         self,

@@ -29,7 +29,14 @@ from typing import Any, Literal
 from taskshed.claims import SET_ASIDE_FOR, Claim, Completion
 from taskshed.datastores.base import DataStore
 from taskshed.errors import SchemaVersionError
-from taskshed.events import EventBus, StoreErrorEvent, TaskEvent, TaskEventKind, WorkerEvent
+from taskshed.events import (
+    EventBus,
+    StoreErrorEvent,
+    TaskEvent,
+    TaskEventKind,
+    WorkerEvent,
+    find_observers,
+)
 from taskshed.notifiers.base import Notice, Notifier
 from taskshed.worker_info import WorkerInfo
 from taskshed.workers.backoff import Backoff
@@ -223,7 +230,7 @@ class BaseWorker:
         self._stopping.clear()
         # A bus that knows the plugins; what was subscribed before start() moves over.
         self._bus = EventBus(
-            self._observers,
+            find_observers(self._plugin_manager),
             name=f"taskshed-{self.worker_id}",
             lazy=True,
             subscribers=self._bus.subscribers,
@@ -353,17 +360,6 @@ class BaseWorker:
         return f" by callback {codes[found.f_code]!r} (task {task_id!r})"
 
     # ------------------------------------------------------------------ observers
-
-    def _observers(self) -> Any:
-        if self._plugin_manager is not None:
-            return self._plugin_manager
-        try:
-            from taskshed.registry import default_registry
-
-            return default_registry().plugin_manager
-        except Exception as exc:
-            log.warning("worker %s: plugins unavailable for events (%s)", self.worker_id, exc)
-            return None
 
     def _emit(self, kind: TaskEventKind, claim: Claim, **fields: Any) -> None:
         if self._bus.active:
