@@ -65,6 +65,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from taskshed.config import DATASTORE_ENV, open_datastore
+from taskshed.errors import DataStoreError
 from taskshed.models import Task
 from taskshed.plugins import register_plugin
 from taskshed.testing.worker_process import RECORD_CALLBACK
@@ -299,8 +300,13 @@ async def run_worker_processes(
                         run.killed_worker = index
                         break
             if not run.missing:
-                remaining = await store.fetch_tasks(task_ids) if task_ids else []
-                if not remaining:
+                try:
+                    done = not task_ids or not await store.fetch_tasks(task_ids)
+                except DataStoreError:
+                    # Only a progress check: a test may be killing every connection to
+                    # the server (this one's too); it asks again next time round.
+                    done = False
+                if done:
                     break
             if time.monotonic() >= deadline:
                 run.timed_out = True
