@@ -10,6 +10,7 @@ has decides which of the two is used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -308,10 +309,16 @@ async def cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
     cuts: list[int] = []
     cutter: asyncio.Task[None] | None = None
 
+    # Stopped by this flag, not by cancelling alone: redis-py can swallow a
+    # CancelledError that arrives mid-command, and a cutter that missed its
+    # cancellation went on cutting (and its gather waited) until the time limit.
+    stop_cutting = asyncio.Event()
+
     async def cut_repeatedly(pid: int) -> None:
-        while True:
+        while not stop_cutting.is_set():
             cuts.append(await stores.cut_notifier_connections(store, params, pid))
-            await asyncio.sleep(float(params.get("cut_every", 0.3)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_cutting.wait(), float(params.get("cut_every", 0.3)))
 
     drained = False
     try:
@@ -332,7 +339,7 @@ async def cross_lag(store: str, params: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(float(params.get("linger", 0.3)))
     finally:
         if cutter is not None:
-            cutter.cancel()
+            stop_cutting.set()
             await asyncio.gather(cutter, return_exceptions=True)
         await stop_children([child])
         await datastore.remove_all_tasks()
