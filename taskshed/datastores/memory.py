@@ -60,15 +60,26 @@ class _State:
     channel: LocalChannel = field(default_factory=LocalChannel)
     counter: Iterator[int] = field(default_factory=itertools.count)
 
-    def touch(self, entry: _Entry) -> None:
-        """Record that ``entry`` changed: a new version, and a schedule item if it is claimable."""
+    def touch(self, entry: _Entry, *, replacing: bool = False) -> None:
+        """Record that ``entry`` changed: a new version, and a schedule item if it is claimable.
+
+        ``replacing``: the entry's item is the head of its callback's heap, and goes
+        (one sift of the heap for both, where a pop and a push take two).
+        """
         # Versions come from one counter, so a task removed and added again never
         # matches an item its earlier self left in a heap.
         entry.version = next(self.counter)
         when = entry.claimable_from()
-        if when is not None:
-            heap = self.heaps.setdefault(entry.task.callback, [])
-            heapq.heappush(heap, (when, entry.version, entry.task.task_id, entry.version))
+        heap = self.heaps.setdefault(entry.task.callback, [])
+        if when is None:
+            if replacing:
+                heapq.heappop(heap)
+            return
+        item = (when, entry.version, entry.task.task_id, entry.version)
+        if replacing:
+            heapq.heapreplace(heap, item)
+        else:
+            heapq.heappush(heap, item)
 
     def head(self, callback: str) -> _HeapItem | None:
         """The earliest live item of ``callback``'s heap (stale items are dropped on the way)."""
@@ -336,11 +347,10 @@ class InMemoryDataStore(DataStore):
                 if best is None or best[0] > now:
                     break
                 entry = state.entries[best[2]]
-                heapq.heappop(state.heaps[entry.task.callback])
                 entry.token = f"{batch}{len(claims)}"
                 entry.lease_until = lease_until
                 entry.claimed_by = worker_id
-                state.touch(entry)
+                state.touch(entry, replacing=True)
                 claims.append(Claim(self._materialize(entry), entry.token, lease_until))
         claims.sort(key=lambda c: (c.task.run_at, c.task_id))
         return claims

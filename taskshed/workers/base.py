@@ -474,9 +474,9 @@ class BaseWorker:
         # Due for sure (whatever the clock offset's error): started without waiting.
         surely_past = now - self.clock.uncertainty
         for claim in claims:
+            # Each run takes itself off `running` when it ends (see _run_claim).
             task = asyncio.create_task(self._run_claim(claim, claim.task.run_at <= surely_past))
             self._running[task] = claim
-            task.add_done_callback(self._on_done)
             if observed:
                 self._emit("claimed", claim)
         if claims:
@@ -493,10 +493,6 @@ class BaseWorker:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-
-    def _on_done(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
-        self._slot_free.set()
 
     def _forget(self, claim: Claim) -> None:
         with self._held_lock:
@@ -519,34 +515,41 @@ class BaseWorker:
 
     async def _run_claim(self, claim: Claim, due: bool = False) -> None:
         """Run one claimed task; ``due``: it was already due when claimed (no prefetch wait)."""
-        task = claim.task
-        callback = self._callback_map.get(task.callback)
-        if callback is None or not self._signatures.accepts(callback, task.kwargs):
-            await self._set_aside(claim, callback is None)
-            return
-        if not due:
+        # However it ends, the run takes itself off `running` and frees its slot: cheaper
+        # than a done callback, which costs every run one more turn of the loop.
+        try:
+            task = claim.task
+            callback = self._callback_map.get(task.callback)
+            if callback is None or not self._signatures.accepts(callback, task.kwargs):
+                await self._set_aside(claim, callback is None)
+                return
+            if not due:
+                try:
+                    if not await self._until_due(claim):
+                        return
+                except asyncio.CancelledError:
+                    self._to_release.append(claim)
+                    raise
+            started = self.clock.now()
+            if self._bus.active:
+                self._emit("started", claim, started_at=started)
+            timeout = task.timeout or self.options.timeout
             try:
-                if not await self._until_due(claim):
-                    return
+                outcome = await run_callback(
+                    callback,
+                    task,
+                    timeout=timeout.total_seconds() if timeout is not None else None,
+                    executor=self._thread_pool(),
+                    awaitable=self._signatures.is_async(callback),
+                )
             except asyncio.CancelledError:
+                # Only shutdown cancels a run: hand the task back untouched.
                 self._to_release.append(claim)
                 raise
-        started = self.clock.now()
-        if self._bus.active:
-            self._emit("started", claim, started_at=started)
-        timeout = task.timeout or self.options.timeout
-        try:
-            outcome = await run_callback(
-                callback,
-                task,
-                timeout=timeout.total_seconds() if timeout is not None else None,
-                executor=self._thread_pool(),
-            )
-        except asyncio.CancelledError:
-            # Only shutdown cancels a run: hand the task back untouched.
-            self._to_release.append(claim)
-            raise
-        self._finish(claim, outcome, started)
+            self._finish(claim, outcome, started)
+        finally:
+            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._slot_free.set()
 
     def _finish(self, claim: Claim, outcome: Outcome, started: datetime) -> None:
         finished = self.clock.now()
