@@ -54,43 +54,56 @@ class _State:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     entries: dict[str, _Entry] = field(default_factory=dict)
-    # One heap per callback name, with stale items skipped lazily (their version is old).
+    # Two heaps per callback name, with stale items skipped lazily (their version is old):
+    # tasks not claimed, by run_at, and claims, by the end of their lease. A claim's
+    # item goes stale when its run is recorded; kept apart, those stale items sit in a
+    # heap as small as the claims in flight, not among every task stored (where each
+    # wake-up would pop them from a heap of a million).
     heaps: dict[str, list[_HeapItem]] = field(default_factory=dict)
+    leases: dict[str, list[_HeapItem]] = field(default_factory=dict)
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     channel: LocalChannel = field(default_factory=LocalChannel)
     counter: Iterator[int] = field(default_factory=itertools.count)
 
-    def touch(self, entry: _Entry, *, replacing: bool = False) -> None:
+    def touch(self, entry: _Entry, *, taken_from: list[_HeapItem] | None = None) -> None:
         """Record that ``entry`` changed: a new version, and a schedule item if it is claimable.
 
-        ``replacing``: the entry's item is the head of its callback's heap, and goes
-        (one sift of the heap for both, where a pop and a push take two).
+        ``taken_from``: the heap whose head is the entry's item, which goes (a pop,
+        or with the push into that same heap one sift for both).
         """
         # Versions come from one counter, so a task removed and added again never
         # matches an item its earlier self left in a heap.
         entry.version = next(self.counter)
         when = entry.claimable_from()
-        heap = self.heaps.setdefault(entry.task.callback, [])
+        name = entry.task.callback
+        heap = self.heaps.setdefault(name, [])
+        leases = self.leases.setdefault(name, [])
         if when is None:
-            if replacing:
-                heapq.heappop(heap)
+            if taken_from is not None:
+                heapq.heappop(taken_from)
             return
         item = (when, entry.version, entry.task.task_id, entry.version)
-        if replacing:
-            heapq.heapreplace(heap, item)
-        else:
-            heapq.heappush(heap, item)
+        target = leases if entry.claimed else heap
+        if taken_from is target:
+            heapq.heapreplace(target, item)
+            return
+        if taken_from is not None:
+            heapq.heappop(taken_from)
+        heapq.heappush(target, item)
 
-    def head(self, callback: str) -> _HeapItem | None:
-        """The earliest live item of ``callback``'s heap (stale items are dropped on the way)."""
-        heap = self.heaps.get(callback)
-        while heap:
-            item = heap[0]
-            entry = self.entries.get(item[2])
-            if entry is not None and entry.version == item[3]:
-                return item
-            heapq.heappop(heap)
-        return None
+    def head(self, callback: str) -> tuple[_HeapItem, list[_HeapItem]] | None:
+        """The earliest live item of ``callback`` and the heap it heads (stale items dropped)."""
+        best: tuple[_HeapItem, list[_HeapItem]] | None = None
+        for heap in (self.heaps.get(callback), self.leases.get(callback)):
+            while heap:
+                item = heap[0]
+                entry = self.entries.get(item[2])
+                if entry is not None and entry.version == item[3]:
+                    if best is None or item[:2] < best[0][:2]:
+                        best = (item, heap)
+                    break
+                heapq.heappop(heap)
+        return best
 
 
 def _copy(task: Task) -> Task:
@@ -229,6 +242,7 @@ class InMemoryDataStore(DataStore):
         with self._state.lock:
             self._state.entries.clear()
             self._state.heaps.clear()
+            self._state.leases.clear()
 
     async def remove_group_tasks(self, group_id: str) -> int:
         check_identifier(group_id, "group_id")
@@ -276,7 +290,7 @@ class InMemoryDataStore(DataStore):
         state = self._state
         with state.lock:
             heads = [state.head(name) for name in self._callbacks(callbacks)]
-            times = [item[0] for item in heads if item is not None]
+            times = [head[0][0] for head in heads if head is not None]
             return min(times) if times else None
 
     async def fetch_tasks(self, task_ids: Iterable[str]) -> list[Task]:
@@ -339,24 +353,25 @@ class InMemoryDataStore(DataStore):
         with state.lock:
             names = list(self._callbacks(callbacks))
             while len(claims) < limit:
-                best: _HeapItem | None = None
+                best: tuple[_HeapItem, list[_HeapItem]] | None = None
                 for name in names:
-                    item = state.head(name)
-                    if item is not None and (best is None or item[:2] < best[:2]):
-                        best = item
-                if best is None or best[0] > now:
+                    head = state.head(name)
+                    if head is not None and (best is None or head[0][:2] < best[0][:2]):
+                        best = head
+                if best is None or best[0][0] > now:
                     break
-                entry = state.entries[best[2]]
+                entry = state.entries[best[0][2]]
                 entry.token = f"{batch}{len(claims)}"
                 entry.lease_until = lease_until
                 entry.claimed_by = worker_id
-                state.touch(entry, replacing=True)
+                state.touch(entry, taken_from=best[1])
                 claims.append(Claim(self._materialize(entry), entry.token, lease_until))
         claims.sort(key=lambda c: (c.task.run_at, c.task_id))
         return claims
 
     async def complete_tasks(self, completions: Sequence[Completion]) -> set[str]:
         done: set[str] = set()
+        names: set[str] = set()
         state = self._state
         with state.lock:
             for item in completions:
@@ -380,6 +395,9 @@ class InMemoryDataStore(DataStore):
                     self._drop_claim(entry)
                     state.touch(entry)
                 done.add(item.task_id)
+                names.add(entry.task.callback)
+            for name in names:
+                state.head(name)  # finished claims leave their lease items: drop them now
         return done
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: datetime) -> set[str]:
