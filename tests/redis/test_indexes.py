@@ -233,3 +233,39 @@ def test_a_sibling_keeps_every_option(redis_config: RedisConfig) -> None:
         True,
         store.serializer,
     )
+
+
+async def test_a_batch_of_new_tasks_is_indexed_like_one_task_at_a_time(
+    store: RedisDataStore, raw: Raw
+) -> None:
+    # New plain tasks are indexed in bulk (every index written once per batch, in
+    # slices); paused and failed ones, and replacements, one by one. Leftovers under
+    # a new id (a 0.10 process removed a task of ours: its hash and schedule entry
+    # go, our indexes stay) are cleared as a one-by-one add clears them.
+    keys = store.keys
+    await raw.zadd(keys.claims, {"n0": 1.0})
+    await raw.hset(keys.holders, "n0", "someone")
+    await raw.zadd(keys.failed, {"n1": 1.0})
+    await raw.zadd(keys.paused, {"n2": 1.0})
+    tasks = [
+        once(f"n{i}", T0 + i * SECOND, callback=f"cb{i % 3}", group_id=f"g{i % 2}")
+        for i in range(2600)  # more than one slice of every bulk write
+    ]
+    tasks += [
+        once("p", callback="cb0", paused=True),
+        once("f", callback="cb1", failed_at=T0, attempts=3, last_error="E"),
+    ]
+    await store.add_tasks(tasks)
+    assert await check_layout(raw, store) == []
+    assert await raw.zcard(keys.due("cb1")) == sum(1 for i in range(2600) if i % 3 == 1)
+    assert await raw.zscore(keys.queue, "n7") == to_epoch_seconds(T0 + 7 * SECOND)
+    assert await raw.scard(keys.group("g1")) == 1300
+    await store.add_tasks([once("n5", callback="other")])  # a replacement: one by one
+    assert await check_layout(raw, store) == []
+    # The due index scores are the run times: at T0 + 10 s, cb2 has n2 and n8 due (n5
+    # moved to another callback).
+    claims = await store.acquire_tasks(
+        worker_id="w1", now=T0 + 10 * SECOND, lease_until=T0 + LEASE, limit=10, callbacks={"cb2"}
+    )
+    assert sorted(c.task_id for c in claims) == ["n2", "n8"]
+    assert await check_layout(raw, store) == []
