@@ -53,6 +53,7 @@ from taskshed_sqlalchemy.rows import TASK_COLUMNS, micros, row_to_task, task_to_
 from taskshed_sqlalchemy.schema_check import check_schema
 from taskshed_sqlalchemy.statements import (
     pause_statement,
+    rendered_upsert,
     upsert_statement,
     worker_upsert_statement,
 )
@@ -337,6 +338,15 @@ class SQLAlchemyDataStore(DataStore):
             return
 
         async def body(conn: AsyncConnection) -> None:
+            rendered = None
+            if conn.dialect.name in ("mysql", "mariadb"):
+                rendered = rendered_upsert(conn.dialect, replace=replace_existing)
+            if rendered is not None:
+                sql, order = rendered
+                await conn.exec_driver_sql(
+                    sql, [tuple(row[name] for name in order) for row in rows]
+                )
+                return
             await conn.execute(upsert_statement(conn.dialect.name, replace=replace_existing), rows)
 
         await self._run("add_tasks", body)
