@@ -125,17 +125,17 @@ async def run_callback(
     if awaitable is None:
         awaitable = is_async(callback)
     try:
+        # An async callback is awaited as it is: no coroutine of ours around it.
+        pending = (
+            callback(**task.kwargs)
+            if awaitable
+            else _call_in_thread(callback, task.kwargs, executor)
+        )
         if deadline is None:
-            if awaitable:
-                await callback(**task.kwargs)  # the common case: one coroutine less
-            else:
-                await _call_in_thread(callback, task.kwargs, executor)
+            await pending
         else:
             async with deadline:
-                if awaitable:
-                    await callback(**task.kwargs)
-                else:
-                    await _call_in_thread(callback, task.kwargs, executor)
+                await pending
     except asyncio.CancelledError as exc:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
