@@ -52,6 +52,7 @@ def upsert_statement(dialect: str, *, replace: bool) -> Any:
     raise DataStoreError(f"the SQL datastore does not support the {dialect!r} dialect")
 
 
+@functools.lru_cache(maxsize=16)
 def rendered_upsert(conn_dialect: Any, *, replace: bool) -> tuple[str, tuple[str, ...]] | None:
     """MySQL/MariaDB: the upsert as SQL text for the driver, and the order of its parameters.
 
@@ -60,14 +61,11 @@ def rendered_upsert(conn_dialect: Any, *, replace: bool) -> tuple[str, tuple[str
     of the call's CPU. Error handling stays SQLAlchemy's (a failed connection
     is still noticed and dropped from the pool). The columns are plain
     integers, strings and booleans, which the driver sends as they are.
-    ``None`` for a driver with named parameters (then the statement is sent
-    the usual way).
+    ``None`` on other databases and for a driver with named parameters (then
+    the statement is sent the usual way). Rendered once per dialect object.
     """
-    return _rendered(conn_dialect, replace)
-
-
-@functools.lru_cache(maxsize=16)
-def _rendered(conn_dialect: Any, replace: bool) -> tuple[str, tuple[str, ...]] | None:
+    if conn_dialect.name not in ("mysql", "mariadb"):
+        return None
     compiled = upsert_statement(conn_dialect.name, replace=replace).compile(dialect=conn_dialect)
     order = compiled.positiontup
     if not order or set(order) != {c.name for c in _t.c}:

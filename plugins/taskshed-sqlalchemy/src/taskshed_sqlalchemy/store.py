@@ -338,9 +338,7 @@ class SQLAlchemyDataStore(DataStore):
             return
 
         async def body(conn: AsyncConnection) -> None:
-            rendered = None
-            if conn.dialect.name in ("mysql", "mariadb"):
-                rendered = rendered_upsert(conn.dialect, replace=replace_existing)
+            rendered = rendered_upsert(conn.dialect, replace=replace_existing)
             if rendered is not None:
                 sql, order = rendered
                 await conn.exec_driver_sql(
