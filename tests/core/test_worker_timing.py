@@ -214,6 +214,17 @@ async def test_a_change_heard_during_the_wakeup_lookup_is_claimed_without_waitin
     assert store.lookups_ended == store.lookups_begun
 
 
+def _every_30_ms(first: datetime) -> Task:
+    """The "tick" task: every 30 ms from ``first``."""
+    return Task(
+        callback="tick",
+        run_at=first,
+        run_type="recurring",
+        interval=timedelta(milliseconds=30),
+        task_id="fast",
+    )
+
+
 async def test_lingering_completions_never_hold_a_short_interval_back() -> None:
     """A run's completion may wait for company, but is written before the task's next run."""
     store = CallCounts()
@@ -223,17 +234,7 @@ async def test_lingering_completions_never_hold_a_short_interval_back() -> None:
         runs.append(time.monotonic())
 
     worker = EventDrivenWorker({"tick": tick}, store)
-    await store.add_tasks(
-        [
-            Task(
-                callback="tick",
-                run_at=utcnow(),
-                run_type="recurring",
-                interval=timedelta(milliseconds=30),
-                task_id="fast",
-            )
-        ]
-    )
+    await store.add_tasks([_every_30_ms(utcnow())])
     await worker.start()
     try:
         await wait_until(lambda: len(runs) >= 16, timeout=5, what="16 runs")
@@ -260,13 +261,7 @@ async def test_a_near_next_run_cuts_a_linger_already_under_way() -> None:
     await store.add_tasks(
         [
             Task(callback="once", run_at=start, task_id="first"),
-            Task(
-                callback="tick",
-                run_at=start + timedelta(milliseconds=10),
-                run_type="recurring",
-                interval=timedelta(milliseconds=30),
-                task_id="fast",
-            ),
+            _every_30_ms(start + timedelta(milliseconds=10)),
         ]
     )
     await worker.start()
