@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from taskshed.claims import Claim, Completion
 from taskshed.datastores.base import DataStore
@@ -30,6 +31,9 @@ _HeapItem = tuple[datetime, int, str, int]
 class _Entry:
     task: Task  # kwargs left empty: the encoded payload is the stored form
     payload: str
+    # What decoding ``payload`` gives, kept when a shallow copy of it is the same thing
+    # (JSON with only scalar values): handing out a copy skips decoding every claim.
+    flat: dict[str, Any] | None = None
     version: int = 0
     token: str | None = None
     lease_until: datetime | None = None
@@ -73,17 +77,21 @@ class _State:
         """
         # Versions come from one counter, so a task removed and added again never
         # matches an item its earlier self left in a heap.
-        entry.version = next(self.counter)
+        entry.version = version = next(self.counter)
         when = entry.claimable_from()
-        name = entry.task.callback
-        heap = self.heaps.setdefault(name, [])
-        leases = self.leases.setdefault(name, [])
         if when is None:
             if taken_from is not None:
                 heapq.heappop(taken_from)
             return
-        item = (when, entry.version, entry.task.task_id, entry.version)
-        target = leases if entry.claimed else heap
+        task = entry.task
+        name = task.callback
+        heaps = self.leases if entry.claimed else self.heaps
+        target = heaps.get(name)
+        if target is None:
+            target = heaps[name] = []
+            self.heaps.setdefault(name, [])  # every callback with tasks has both heaps
+            self.leases.setdefault(name, [])
+        item = (when, version, task.task_id, version)
         if taken_from is target:
             heapq.heapreplace(target, item)
             return
@@ -91,26 +99,51 @@ class _State:
             heapq.heappop(taken_from)
         heapq.heappush(target, item)
 
+    def live_head(self, heap: list[_HeapItem]) -> _HeapItem | None:
+        """The earliest item of ``heap`` that is not stale (the stale ones before it dropped)."""
+        entries = self.entries
+        while heap:
+            item = heap[0]
+            entry = entries.get(item[2])
+            if entry is not None and entry.version == item[3]:
+                return item
+            heapq.heappop(heap)
+        return None
+
     def head(self, callback: str) -> tuple[_HeapItem, list[_HeapItem]] | None:
         """The earliest live item of ``callback`` and the heap it heads (stale items dropped)."""
         best: tuple[_HeapItem, list[_HeapItem]] | None = None
         for heap in (self.heaps.get(callback), self.leases.get(callback)):
-            while heap:
-                item = heap[0]
-                entry = self.entries.get(item[2])
-                if entry is not None and entry.version == item[3]:
-                    if best is None or item[:2] < best[0][:2]:
-                        best = (item, heap)
-                    break
-                heapq.heappop(heap)
+            item = self.live_head(heap) if heap is not None else None
+            # Whole items compare as their first two fields do: versions are unique.
+            if item is not None and (best is None or item < best[0]):
+                best = (item, heap)  # type: ignore[assignment]
         return best
 
 
 def _copy(task: Task) -> Task:
     """A shallow copy of a task without running its checks again (they passed when it was made)."""
     twin = object.__new__(Task)
-    twin.__dict__.update(task.__dict__)
+    twin.__dict__ = task.__dict__.copy()
     return twin
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _flat_kwargs(serializer: Serializer, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of ``kwargs`` equal to what the JSON serializer decodes them to, or ``None``.
+
+    Only for :class:`JSONSerializer` itself and string keys with scalar values,
+    which JSON gives back as they went in; anything else (lists, nested
+    objects, other serializers, subclasses of str or int) is decoded as stored.
+    """
+    if type(serializer) is not JSONSerializer:
+        return None
+    for key, value in kwargs.items():
+        if type(key) is not str or type(value) not in _SCALARS:
+            return None
+    return dict(kwargs)
 
 
 class InMemoryDataStore(DataStore):
@@ -147,7 +180,12 @@ class InMemoryDataStore(DataStore):
 
     def _materialize(self, entry: _Entry) -> Task:
         task = _copy(entry.task)
-        task.kwargs = decode_kwargs(self.serializer, entry.payload, task_id=task.task_id)
+        flat = entry.flat
+        task.kwargs = (
+            flat.copy()
+            if flat is not None
+            else decode_kwargs(self.serializer, entry.payload, task_id=task.task_id)
+        )
         if entry.claimed:
             task.claimed_by = entry.claimed_by
             task.lease_until = entry.lease_until
@@ -190,7 +228,7 @@ class InMemoryDataStore(DataStore):
                     continue
                 stored = _copy(task)  # validated already; kwargs live encoded in the payload
                 stored.kwargs, stored.claimed_by, stored.lease_until = {}, None, None
-                entry = _Entry(stored, payload)
+                entry = _Entry(stored, payload, _flat_kwargs(self.serializer, task.kwargs))
                 state.entries[task.task_id] = entry
                 state.touch(entry)
 
@@ -351,22 +389,46 @@ class InMemoryDataStore(DataStore):
         # One random part per call, numbered per task: unique, and cheaper than a uuid each.
         batch = f"{worker_id}/{uuid.uuid4().hex}/"
         with state.lock:
-            names = list(self._callbacks(callbacks))
-            while len(claims) < limit:
-                best: tuple[_HeapItem, list[_HeapItem]] | None = None
-                for name in names:
-                    head = state.head(name)
-                    if head is not None and (best is None or head[0][:2] < best[0][:2]):
-                        best = head
-                if best is None or best[0][0] > now:
+            # The heaps with something claimable now. A claim's new lease item can't be
+            # claimable in this same call unless the lease has already ended (checked).
+            sources: list[list[_HeapItem]] = []
+            reclaims = False  # a lapsed lease is taken over: its run_at may be earlier
+            for name in self._callbacks(callbacks):
+                for heap, of_leases in (
+                    (state.heaps.get(name), False),
+                    (state.leases.get(name), True),
+                ):
+                    first = state.live_head(heap) if heap is not None else None
+                    if first is not None and first[0] <= now:
+                        sources.append(heap)  # type: ignore[arg-type]
+                        reclaims |= of_leases
+            ended = lease_until <= now
+            parked: list[tuple[list[_HeapItem], _HeapItem]] = []
+            while sources and len(claims) < limit:
+                best: _HeapItem | None = None
+                best_heap = sources[0]
+                for heap in sources:
+                    item = state.live_head(heap)
+                    # Whole items compare as their first two fields do: versions are unique.
+                    if item is not None and (best is None or item < best):
+                        best, best_heap = item, heap
+                if best is None or best[0] > now:
                     break
-                entry = state.entries[best[0][2]]
+                entry = state.entries[best[2]]
+                if ended and entry.token is not None and entry.token.startswith(batch):
+                    # Claimed already in this call, under a lease that has ended: its
+                    # item is set aside until the call is over, and the next one looked at.
+                    parked.append((best_heap, heapq.heappop(best_heap)))
+                    continue
                 entry.token = f"{batch}{len(claims)}"
                 entry.lease_until = lease_until
                 entry.claimed_by = worker_id
-                state.touch(entry, taken_from=best[1])
+                state.touch(entry, taken_from=best_heap)
                 claims.append(Claim(self._materialize(entry), entry.token, lease_until))
-        claims.sort(key=lambda c: (c.task.run_at, c.task_id))
+            for heap, item in parked:
+                heapq.heappush(heap, item)
+        if reclaims:
+            claims.sort(key=lambda c: (c.task.run_at, c.task_id))
         return claims
 
     async def complete_tasks(self, completions: Sequence[Completion]) -> set[str]:
