@@ -464,19 +464,20 @@ class BaseWorker:
         )
         if claims:
             log.debug("worker %s: claimed %d task(s)", self.worker_id, len(claims))
+        held = self._held
         with self._held_lock:
             for claim in claims:
-                self._held[(claim.task_id, claim.token)] = claim
+                held[(claim.task.task_id, claim.token)] = claim
         if self._stopping.is_set():
             self._to_release.extend(claims)
             return False
         observed = self._bus.active
         # Due for sure (whatever the clock offset's error): started without waiting.
         surely_past = now - self.clock.uncertainty
+        running, run = self._running, self._run_claim
         for claim in claims:
             # Each run takes itself off `running` when it ends (see _run_claim).
-            task = asyncio.create_task(self._run_claim(claim, claim.task.run_at <= surely_past))
-            self._running[task] = claim
+            running[asyncio.create_task(run(claim, claim.task.run_at <= surely_past))] = claim
             if observed:
                 self._emit("claimed", claim)
         if claims:
@@ -520,7 +521,8 @@ class BaseWorker:
         try:
             task = claim.task
             callback = self._callback_map.get(task.callback)
-            if callback is None or not self._signatures.accepts(callback, task.kwargs):
+            info = self._signatures.of(callback) if callback is not None else None
+            if info is None or not info.accepts(task.kwargs):
                 await self._set_aside(claim, callback is None)
                 return
             if not due:
@@ -536,11 +538,11 @@ class BaseWorker:
             timeout = task.timeout or self.options.timeout
             try:
                 outcome = await run_callback(
-                    callback,
+                    info.callback,
                     task,
                     timeout=timeout.total_seconds() if timeout is not None else None,
-                    executor=self._thread_pool(),
-                    awaitable=self._signatures.is_async(callback),
+                    executor=None if info.is_async else self._thread_pool(),
+                    awaitable=info.is_async,
                 )
             except asyncio.CancelledError:
                 # Only shutdown cancels a run: hand the task back untouched.
@@ -804,17 +806,20 @@ class BaseWorker:
     async def _complete(self, batch: list[Completion]) -> None:
         applied = await self._datastore.complete_tasks(batch)
         del self._to_complete[: len(batch)]
+        held, moved = self._held, False
         with self._held_lock:
             for item in batch:
-                self._held.pop((item.task_id, item.token), None)
-        for item in batch:
-            if item.task_id not in applied:
-                log.warning(
-                    "task %r: lease was lost before its outcome was recorded; "
-                    "another worker or a change to the task took over",
-                    item.task_id,
-                )
-        if any(not item.removes for item in batch):
+                held.pop((item.task_id, item.token), None)
+                moved = moved or not item.removes
+        if len(applied) < len(batch):
+            for item in batch:
+                if item.task_id not in applied:
+                    log.warning(
+                        "task %r: lease was lost before its outcome was recorded; "
+                        "another worker or a change to the task took over",
+                        item.task_id,
+                    )
+        if moved:
             # A task moved on (or a retry was set) and may be due sooner than planned;
             # a deleted one-off can't make anything due sooner.
             await self.update_schedule()

@@ -20,9 +20,12 @@ from taskshed.workers.options import WorkerOptions
 from taskshed.workers.running import Outcome, describe_error
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settlement:
-    """What to write for one finished run, and what to report about it."""
+    """What to write for one finished run, and what to report about it.
+
+    Not frozen: one is made per run, and a frozen dataclass costs more to make.
+    """
 
     completion: Completion
     events: tuple[TaskEventKind, ...]
@@ -57,6 +60,9 @@ def next_occurrence(task: Task, now: datetime) -> tuple[datetime, datetime | Non
     return run_at, (following if run_at != following else None)
 
 
+_SUCCEEDED: tuple[TaskEventKind, ...] = ("succeeded",)
+
+
 def settle(
     claim: Claim,
     outcome: Outcome,
@@ -70,17 +76,21 @@ def settle(
     task = claim.task
     attempt = task.attempts + 1
     if outcome.kind == "succeeded":
-        following = next_occurrence(task, now)
-        completion = Completion(
-            task.task_id,
-            claim.token,
-            following[0] if following else None,
-            attempts=0,
-            last_error=None,
-            last_run_at=started_at,
-            occurrence_at=following[1] if following else None,
-        )
-        return Settlement(completion, ("succeeded",), completion.next_run_at, attempt)
+        following = next_occurrence(task, now) if task.run_type != "once" else None
+        if following is None:
+            # Done for good: the store deletes it (only the fields that say so are set).
+            completion = Completion(task.task_id, claim.token, None, last_run_at=started_at)
+        else:
+            completion = Completion(
+                task.task_id,
+                claim.token,
+                following[0],
+                attempts=0,
+                last_error=None,
+                last_run_at=started_at,
+                occurrence_at=following[1],
+            )
+        return Settlement(completion, _SUCCEEDED, completion.next_run_at, attempt)
 
     assert outcome.error is not None
     error = bounded_error(describe_error(outcome.error))

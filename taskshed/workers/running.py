@@ -66,6 +66,19 @@ class _Shape:
         return self.any_keyword or self.names.issuperset(kwargs)
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackInfo:
+    """What a worker needs to know about one callback before each run."""
+
+    callback: Callback
+    shape: _Shape | None  # None: the signature can't be read (a builtin); the call decides
+    is_async: bool
+
+    def accepts(self, kwargs: dict[str, Any]) -> bool:
+        """Whether ``callback(**kwargs)`` binds (when its signature can be read)."""
+        return self.shape is None or self.shape.fits(kwargs)
+
+
 class Signatures:
     """What each callback accepts and whether it is async, read once per callback.
 
@@ -75,26 +88,26 @@ class Signatures:
     """
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[Callback, _Shape | None, bool]] = {}
+        self._known: dict[int, CallbackInfo] = {}
 
-    def _read(self, callback: Callback) -> tuple[Callback, _Shape | None, bool]:
+    def of(self, callback: Callback) -> CallbackInfo:
+        """The :class:`CallbackInfo` of ``callback``, read on first use."""
         known = self._known.get(id(callback))
-        if known is None or known[0] is not callback:
+        if known is None or known.callback is not callback:
             try:
                 shape: _Shape | None = _Shape.of(inspect.signature(callback))
             except (TypeError, ValueError):
-                shape = None  # can't tell (a builtin); let the call decide
-            known = self._known[id(callback)] = (callback, shape, is_async(callback))
+                shape = None
+            known = self._known[id(callback)] = CallbackInfo(callback, shape, is_async(callback))
         return known
 
     def accepts(self, callback: Callback, kwargs: dict[str, Any]) -> bool:
         """Whether ``callback(**kwargs)`` binds (when its signature can be read)."""
-        shape = self._read(callback)[1]
-        return shape is None or shape.fits(kwargs)
+        return self.of(callback).accepts(kwargs)
 
     def is_async(self, callback: Callback) -> bool:
         """:func:`is_async`, remembered."""
-        return self._read(callback)[2]
+        return self.of(callback).is_async
 
 
 #: How every successful run ends (one shared, immutable instance).
@@ -106,14 +119,15 @@ async def run_callback(
     task: Task,
     *,
     timeout: float | None,
-    executor: concurrent.futures.Executor,
+    executor: concurrent.futures.Executor | None,
     awaitable: bool | None = None,
 ) -> Outcome:
     """Run ``callback(**task.kwargs)`` and say how it went.
 
     A coroutine function runs on this loop; a plain function runs in
     ``executor`` (it must not block the loop), and if it returns an awaitable
-    that is awaited here. ``timeout`` cancels the run (a thread can't be
+    that is awaited here (``executor`` may be ``None`` only for a coroutine
+    function). ``timeout`` cancels the run (a thread can't be
     stopped: it is left to finish, and its result ignored).
 
     ``CancelledError`` is re-raised only when this task itself is being
@@ -129,7 +143,7 @@ async def run_callback(
         pending = (
             callback(**task.kwargs)
             if awaitable
-            else _call_in_thread(callback, task.kwargs, executor)
+            else _call_in_thread(callback, task.kwargs, _required(executor))
         )
         if deadline is None:
             await pending
@@ -155,6 +169,12 @@ async def run_callback(
     except Exception as exc:
         return Outcome("failed", exc)
     return SUCCEEDED
+
+
+def _required(executor: concurrent.futures.Executor | None) -> concurrent.futures.Executor:
+    if executor is None:
+        raise TypeError("a plain function callback needs an executor to run in")
+    return executor
 
 
 async def _call_in_thread(
