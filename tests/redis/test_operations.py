@@ -450,3 +450,20 @@ async def test_a_claim_keeps_the_hash_compact(store: RedisDataStore, raw: Raw) -
     assert await raw.object("encoding", store.keys.task("r")) in {"listpack", "ziplist"}
     await store.complete_tasks([Completion("r", claims[0].token, T0 + LEASE)])
     assert await raw.object("encoding", store.keys.task("r")) in {"listpack", "ziplist"}
+
+
+async def test_a_filtered_claim_sets_aside_a_task_whose_hash_is_gone(
+    store: RedisDataStore, raw: Raw, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A hash can vanish under its index entries: evicted, or deleted by another program.
+    await store.add_tasks([once("gone", T0 - SECOND), once("good", T0)])
+    await raw.delete(store.keys.task("gone"))
+    with caplog.at_level(logging.WARNING, logger="taskshed_redis"):
+        claims = await store.acquire_tasks(
+            worker_id="w", now=T0, lease_until=T0 + LEASE, limit=10, callbacks={"cb"}
+        )
+    assert [c.task_id for c in claims] == ["good"]
+    assert "'gone'" in caplog.text
+    assert await raw.exists(store.keys.task("gone")) == 0, "a claim must not make up a hash"
+    assert await raw.zscore(store.keys.queue, "gone") == to_epoch_seconds(T0 + SET_ASIDE_FOR)
+    assert await raw.zscore(store.keys.due("cb"), "gone") is None

@@ -23,12 +23,17 @@ class CallbackFilterTests(SuiteBase):
         assert [c.task_id for c in mail] == ["mail4", "mail3", "mail2"], (
             "acquire with callbacks={'mail'} returned " + repr([c.task_id for c in mail])
         )
+        earliest = await store.acquire_tasks(
+            worker_id="w", now=T0, lease_until=T0 + HOUR, limit=2, callbacks=["mail", "report"]
+        )
+        assert [c.task_id for c in earliest] == ["report4", "report3"], (
+            "a limited claim over several callbacks must take the earliest of them all, not "
+            + repr([c.task_id for c in earliest])
+        )
         both = await store.acquire_tasks(
             worker_id="w", now=T0, lease_until=T0 + HOUR, limit=50, callbacks=["mail", "report"]
         )
         assert [c.task_id for c in both] == [
-            "report4",
-            "report3",
             "report2",
             "report1",
             "report0",

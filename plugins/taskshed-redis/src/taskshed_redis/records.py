@@ -7,6 +7,7 @@ task's scheduled time, in epoch seconds); a claim only adds ``claim_token`` and
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -91,7 +92,12 @@ def text(value: object) -> str:
 
 def pairs_to_dict(flat: list[object]) -> dict[str, object]:
     """An HGETALL-style flat list ``[field, value, ...]`` as a dict (values left undecoded)."""
-    return {text(flat[i]): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
+    pairs = iter(flat)
+    try:
+        # The usual reply, all bytes: decoded in one pass (a trailing odd item is dropped).
+        return {name.decode(): value for name, value in zip(pairs, pairs, strict=False)}  # type: ignore[attr-defined]
+    except AttributeError:  # a client that decodes replies, or something else: field by field
+        return {text(flat[i]): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
 
 
 def task_from_hash(
@@ -108,7 +114,10 @@ def task_from_hash(
     the holders index names for a claimed task.
     """
     try:
-        values = {name: text(value) for name, value in fields.items()}
+        try:
+            values = {name: value.decode() for name, value in fields.items()}  # type: ignore[attr-defined]
+        except AttributeError:  # not all bytes: text() says which are text and which aren't
+            values = {name: text(value) for name, value in fields.items()}
         holder_id = None if holder is None or holder is False else text(holder)
     except (UnicodeDecodeError, TypeError) as exc:
         raise MalformedRecordError(
@@ -122,55 +131,54 @@ def task_from_hash(
     if stored_id != task_id:
         reason = "no task_id field" if stored_id is None else "its task_id field names another id"
         raise MalformedRecordError(f"task {task_id!r}: {reason}", task_id=task_id)
-    interval_text = values.get("interval", "")
-    claimed = bool(values.get(CLAIM_TOKEN))
-
-    def instant(name: str) -> datetime | None:
-        value = values.get(name, "")
-        return _instant(value, name, task_id) if value else None
-
-    def seconds(name: str) -> float | None:
-        value = values.get(name, "")
-        return _number(value, name, task_id) if value else None
-
-    def whole(name: str) -> int | None:
-        value = values.get(name, "")
-        if not value:
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            raise MalformedRecordError(
-                f"task {task_id!r}: {name} is not a whole number", task_id=task_id
-            ) from None
-
+    get = values.get
+    interval_text = get("interval", "")
+    claimed = bool(get(CLAIM_TOKEN))
+    # Optional fields are mostly absent or empty: each is converted only when it holds text.
     return task_from_record(
         serializer=serializer,
         task_id=task_id,
-        callback=values.get("callback"),
-        run_at=_instant(values.get("run_at"), "run_at", task_id),
-        kwargs=values.get("kwargs"),
-        run_type=values.get("run_type"),
+        callback=get("callback"),
+        run_at=_instant(get("run_at"), "run_at", task_id),
+        kwargs=get("kwargs"),
+        run_type=get("run_type"),
         interval_seconds=_seconds(interval_text, task_id) if interval_text else None,
-        group_id=values.get("group_id") or None,
-        paused=_flag(values.get("paused"), "paused", task_id),
-        coalesce=_flag(values.get("coalesce", "1"), "coalesce", task_id),
-        paused_at=instant("paused_at"),
-        cron=values.get("cron") or None,
-        timezone=values.get("timezone") or None,
-        end_at=instant("end_at"),
-        jitter_seconds=seconds("jitter"),
-        max_attempts=whole("max_attempts"),
-        retry_backoff_seconds=seconds("retry_backoff"),
-        timeout_seconds=seconds("timeout"),
-        attempts=whole("attempts") or 0,
-        last_error=values.get("last_error") or None,
-        last_run_at=instant("last_run_at"),
-        failed_at=instant("failed_at"),
-        occurrence_at=instant("occurrence_at"),
+        group_id=get("group_id") or None,
+        paused=_flag(get("paused"), "paused", task_id),
+        coalesce=_flag(get("coalesce", "1"), "coalesce", task_id),
+        paused_at=_instant(v, "paused_at", task_id) if (v := get("paused_at")) else None,
+        cron=get("cron") or None,
+        timezone=get("timezone") or None,
+        end_at=_instant(v, "end_at", task_id) if (v := get("end_at")) else None,
+        jitter_seconds=_number(v, "jitter", task_id) if (v := get("jitter")) else None,
+        max_attempts=_whole(v, "max_attempts", task_id) if (v := get("max_attempts")) else None,
+        retry_backoff_seconds=(
+            _number(v, "retry_backoff", task_id) if (v := get("retry_backoff")) else None
+        ),
+        timeout_seconds=_number(v, "timeout", task_id) if (v := get("timeout")) else None,
+        attempts=_whole(v, "attempts", task_id) if (v := get("attempts")) else 0,
+        last_error=get("last_error") or None,
+        last_run_at=_instant(v, "last_run_at", task_id) if (v := get("last_run_at")) else None,
+        failed_at=_instant(v, "failed_at", task_id) if (v := get("failed_at")) else None,
+        occurrence_at=(
+            _instant(v, "occurrence_at", task_id) if (v := get("occurrence_at")) else None
+        ),
         claimed_by=holder_id if claimed else None,
-        lease_until=instant(LEASE_UNTIL) if claimed and holder_id else None,
+        lease_until=(
+            _instant(v, LEASE_UNTIL, task_id)
+            if claimed and holder_id and (v := get(LEASE_UNTIL))
+            else None
+        ),
     )
+
+
+def _whole(value: str, what: str, task_id: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise MalformedRecordError(
+            f"task {task_id!r}: {what} is not a whole number", task_id=task_id
+        ) from None
 
 
 def _number(value: str | None, what: str, task_id: str) -> float:
@@ -185,8 +193,24 @@ def _number(value: str | None, what: str, task_id: str) -> float:
     return number
 
 
-def _instant(value: str | None, what: str, task_id: str) -> datetime:
+@functools.lru_cache(maxsize=4096)
+def _instant_of_text(value: str) -> datetime | None:
+    """The instant a stored epoch text names; ``None`` if it names none (see :func:`_instant`).
+
+    Cached: the tasks of a burst mostly share their ``run_at``, and a batch
+    of claims its ``lease_until``, so most look-ups skip the conversion.
+    """
     try:
+        return from_epoch_seconds(float(value))  # inf and nan raise too
+    except (ValueError, OverflowError):
+        return None
+
+
+def _instant(value: str | None, what: str, task_id: str) -> datetime:
+    found = _instant_of_text(value) if type(value) is str else None
+    if found is not None:
+        return found
+    try:  # not an instant: say why
         return from_epoch_seconds(_number(value, what, task_id))
     except OverflowError:
         raise MalformedRecordError(
