@@ -176,7 +176,9 @@ async def test_claiming_and_completing_100_tasks_take_a_few_statements(engine: A
             ]
         )
         assert len(done) == 100
-        assert len(counter.data_statements()) == 3  # lock + DELETE + UPDATE
+        # The 50 finished one-offs: one DELETE ... RETURNING (their claim's token in the
+        # WHERE). The 50 moved ones: a locking read, then one UPDATE.
+        assert len(counter.data_statements()) == 3, counter.statements
         counter.statements.clear()
         assert await store.extend_leases(claims, now + timedelta(minutes=1)) == set()
     finally:
@@ -436,3 +438,38 @@ async def test_sqlite_rows_whose_run_at_is_not_a_number_are_set_aside(
         await store.remove_tasks(["odd"])
     finally:
         await store.shutdown()
+
+
+async def test_one_offs_finish_in_one_delete_that_checks_their_claim(engine: AsyncEngine) -> None:
+    store = SQLAlchemyDataStore(engine=engine)
+    await store.start()
+    await store.add_tasks([_task(f"o-{i:03d}") for i in range(20)] + [_task("odd")])
+    now = utcnow()
+    claims = await store.acquire_tasks(
+        worker_id="w", now=now, lease_until=now + timedelta(seconds=30), limit=100
+    )
+    assert len(claims) == 21
+    # "odd" keeps the claim's token but loses its lease (a hand edit, or an older writer's
+    # crash): an inconsistent claim, which no completion may apply to.
+    table = schema.tasks_table
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(table).where(table.c.task_id == "odd").values(lease_until=None)
+        )
+    counter = StatementCounter(engine)
+    try:
+        done = await store.complete_tasks(
+            [Completion(c.task_id, c.token, None) for c in claims]
+            + [Completion("o-000", "someone-else", None)]  # a stale twin of one of them
+        )
+    finally:
+        counter.close()
+    assert done == {c.task_id for c in claims} - {"odd"}
+    assert [t.task_id for t in await store.fetch_tasks(["odd", "o-000", "o-001"])] == ["odd"]
+    # Where DELETE ... RETURNING exists, one statement for the unique ones (o-000 comes
+    # twice: it and its twin take the locking path).
+    returning = engine.dialect.delete_returning
+    kinds = counter.data_statements()
+    assert kinds.count("DELETE") == (2 if returning else 1), counter.statements
+    await store.remove_all_tasks()
+    await store.shutdown()

@@ -231,6 +231,33 @@ class ClaimTests(SuiteBase):
         assert await store.complete_tasks([]) == set(), "complete_tasks([]) must return set()"
 
     @store_test
+    async def test_of_two_completions_of_one_claim_the_first_applies(
+        self, store: DataStore
+    ) -> None:
+        await store.add_tasks(
+            [
+                self.task("r", run_type="recurring", interval=HOUR),
+                self.task("s", run_type="recurring", interval=HOUR),
+            ]
+        )
+        claims = await store.acquire_tasks(worker_id="w", now=T0, lease_until=T0 + HOUR, limit=9)
+        tokens = {c.task_id: c.token for c in claims}
+        done = await store.complete_tasks(
+            [
+                Completion("r", tokens["r"], T0 + HOUR),  # moves r
+                Completion("r", tokens["r"], None),  # would delete it: the claim is spent
+                Completion("s", tokens["s"], None),  # deletes s
+                Completion("s", tokens["s"], T0 + HOUR),  # would move it: nothing left to move
+            ]
+        )
+        assert done == {"r", "s"}, f"complete_tasks returned {done}"
+        assert await self.stored_ids(store, "r", "s") == {"r"}, (
+            "of two completions with one claim's token, the first must apply and the "
+            "second change nothing"
+        )
+        self.assert_same_instant((await self.fetch_one(store, "r")).run_at, T0 + HOUR, "r's run_at")
+
+    @store_test
     async def test_a_completion_after_update_time_is_stale(self, store: DataStore) -> None:
         await store.add_tasks([self.task("t"), self.task("r", run_type="recurring", interval=HOUR)])
         claims = await store.acquire_tasks(worker_id="w", now=T0, lease_until=T0 + HOUR, limit=9)

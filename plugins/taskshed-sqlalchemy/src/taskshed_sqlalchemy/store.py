@@ -678,12 +678,16 @@ class SQLAlchemyDataStore(DataStore):
             return set()
 
         async def body(conn: AsyncConnection) -> set[str]:
-            held = await self._held(conn, ((c.task_id, c.token) for c in completions))
+            deleted, rest = await self._delete_finished(conn, completions)
+            if not rest:
+                return deleted
+            held = await self._held(conn, ((c.task_id, c.token) for c in rest))
             outcome: dict[str, Completion] = {}
-            for item in completions:
+            for item in rest:
                 current = held.get(item.task_id)
                 if current is not None and current[0] == item.token:
-                    outcome[item.task_id] = item
+                    # The first completion of a claim spends it: a second changes nothing.
+                    outcome.setdefault(item.task_id, item)
             finished = [tid for tid, item in outcome.items() if item.removes]
             for chunk in _chunks(finished, _CHUNK):
                 await conn.execute(sa.delete(_t).where(_t.c.task_id.in_(chunk)))
@@ -694,9 +698,50 @@ class SQLAlchemyDataStore(DataStore):
                 await conn.execute(_completion_update(items, _FAIL_FIELDS, paused=True))
             for items in _chunks(again, _CHUNK):
                 await conn.execute(_completion_update(items, _MOVE_FIELDS))
-            return set(outcome)
+            return deleted | set(outcome)
 
         return await self._run("complete_tasks", body)
+
+    async def _delete_finished(
+        self, conn: AsyncConnection, completions: Sequence[Completion]
+    ) -> tuple[set[str], Sequence[Completion]]:
+        """Delete the finished tasks still held, where a DELETE can say which it deleted.
+
+        One ``DELETE ... WHERE claim_token = :token AND task_id IN (...)
+        RETURNING task_id`` per claim token (the tasks of one claim share it)
+        instead of a locking read and then a DELETE: the token check is the
+        DELETE's own, made on the row it locks. Returns the ids deleted and the
+        completions left for the general path: every one where the database
+        has no ``DELETE ... RETURNING`` (MySQL 8), and any whose task id comes
+        twice in the batch (only the current token's may apply, and that one
+        may move the task rather than delete it).
+        """
+        if not conn.dialect.delete_returning:
+            return set(), completions
+        seen: dict[str, int] = {}
+        for item in completions:
+            seen[item.task_id] = seen.get(item.task_id, 0) + 1
+        by_token: dict[str, list[str]] = {}
+        rest: list[Completion] = []
+        for item in completions:
+            if item.removes and seen[item.task_id] == 1:
+                by_token.setdefault(item.token, []).append(item.task_id)
+            else:
+                rest.append(item)
+        deleted: set[str] = set()
+        for token, ids in by_token.items():
+            for chunk in _chunks(ids, _CHUNK):
+                stmt = (
+                    sa.delete(_t)
+                    .where(
+                        _t.c.claim_token == token,
+                        _t.c.lease_until.is_not(None),
+                        _t.c.task_id.in_(chunk),
+                    )
+                    .returning(_t.c.task_id)
+                )
+                deleted.update((await conn.execute(stmt)).scalars())
+        return deleted, rest
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: datetime) -> set[str]:
         if not claims:
