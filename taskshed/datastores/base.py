@@ -257,7 +257,8 @@ class DataStore(ABC):
         stale (the lease passed and another worker took the task, or the task
         was replaced, re-timed or removed) changes nothing (G2); tokens are
         checked per ``(task_id, token)`` pair, so two completions for one task
-        id apply only the one whose token is current.
+        id apply only the one whose token is current; of two with the current
+        token, the first applies (it spends the claim).
         """
 
     @abstractmethod
