@@ -101,14 +101,6 @@ class Signatures:
             known = self._known[id(callback)] = CallbackInfo(callback, shape, is_async(callback))
         return known
 
-    def accepts(self, callback: Callback, kwargs: dict[str, Any]) -> bool:
-        """Whether ``callback(**kwargs)`` binds (when its signature can be read)."""
-        return self.of(callback).accepts(kwargs)
-
-    def is_async(self, callback: Callback) -> bool:
-        """:func:`is_async`, remembered."""
-        return self.of(callback).is_async
-
 
 #: How every successful run ends (one shared, immutable instance).
 SUCCEEDED = Outcome("succeeded")

@@ -45,4 +45,4 @@ def test_the_cached_check_agrees_with_binding(callback: Callable[..., Any]) -> N
     signatures = Signatures()
     for kwargs in KWARGS:
         for _ in range(2):  # the second answer comes from the cache
-            assert signatures.accepts(callback, kwargs) == binds(callback, kwargs), kwargs
+            assert signatures.of(callback).accepts(kwargs) == binds(callback, kwargs), kwargs
