@@ -11,6 +11,7 @@ process can interleave with.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import logging
@@ -718,9 +719,7 @@ class SQLAlchemyDataStore(DataStore):
         """
         if not conn.dialect.delete_returning:
             return set(), completions
-        seen: dict[str, int] = {}
-        for item in completions:
-            seen[item.task_id] = seen.get(item.task_id, 0) + 1
+        seen = collections.Counter(item.task_id for item in completions)
         by_token: dict[str, list[str]] = {}
         rest: list[Completion] = []
         for item in completions:
