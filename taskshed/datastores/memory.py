@@ -99,6 +99,26 @@ class _State:
             heapq.heappop(taken_from)
         heapq.heappush(target, item)
 
+    def lease(self, entry: _Entry, *, taken_from: list[_HeapItem]) -> None:
+        """:meth:`touch` for an entry just claimed from the head of ``taken_from``.
+
+        A claimable entry that is claimed is neither paused nor failed, so its
+        item goes into its callback's lease heap (which :meth:`touch` made
+        with its schedule heap), keyed by the later of lease end and run_at.
+        """
+        entry.version = version = next(self.counter)
+        task = entry.task
+        lease_until = entry.lease_until
+        assert lease_until is not None
+        run_at = task.run_at
+        item = (lease_until if lease_until > run_at else run_at, version, task.task_id, version)
+        target = self.leases[task.callback]
+        if taken_from is target:
+            heapq.heapreplace(target, item)
+        else:
+            heapq.heappop(taken_from)
+            heapq.heappush(target, item)
+
     def live_head(self, heap: list[_HeapItem]) -> _HeapItem | None:
         """The earliest item of ``heap`` that is not stale (the stale ones before it dropped)."""
         entries = self.entries
@@ -179,16 +199,19 @@ class InMemoryDataStore(DataStore):
     # ------------------------------------------------------------------ helpers
 
     def _materialize(self, entry: _Entry) -> Task:
-        task = _copy(entry.task)
+        stored = entry.task
+        fields = stored.__dict__.copy()  # _copy's way, with the claim's fields set in the copy
         flat = entry.flat
-        task.kwargs = (
+        fields["kwargs"] = (
             flat.copy()
             if flat is not None
-            else decode_kwargs(self.serializer, entry.payload, task_id=task.task_id)
+            else decode_kwargs(self.serializer, entry.payload, task_id=stored.task_id)
         )
-        if entry.claimed:
-            task.claimed_by = entry.claimed_by
-            task.lease_until = entry.lease_until
+        if entry.token is not None and entry.lease_until is not None:
+            fields["claimed_by"] = entry.claimed_by
+            fields["lease_until"] = entry.lease_until
+        task = object.__new__(Task)
+        task.__dict__ = fields
         return task
 
     def _held(self, task_id: str, token: str) -> _Entry | None:
@@ -420,11 +443,11 @@ class InMemoryDataStore(DataStore):
                     # item is set aside until the call is over, and the next one looked at.
                     parked.append((best_heap, heapq.heappop(best_heap)))
                     continue
-                entry.token = f"{batch}{len(claims)}"
+                entry.token = token = f"{batch}{len(claims)}"
                 entry.lease_until = lease_until
                 entry.claimed_by = worker_id
-                state.touch(entry, taken_from=best_heap)
-                claims.append(Claim(self._materialize(entry), entry.token, lease_until))
+                state.lease(entry, taken_from=best_heap)
+                claims.append(Claim(self._materialize(entry), token, lease_until))
             for heap, item in parked:
                 heapq.heappush(heap, item)
         if reclaims:

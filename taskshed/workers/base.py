@@ -44,7 +44,14 @@ from taskshed.workers.clock import StoreClock
 from taskshed.workers.heartbeat import Heartbeat, LoopWatch, find_frame
 from taskshed.workers.options import WorkerOptions
 from taskshed.workers.outcomes import settle
-from taskshed.workers.running import Callback, Outcome, Signatures, run_callback
+from taskshed.workers.running import (
+    SUCCEEDED,
+    Callback,
+    Outcome,
+    Signatures,
+    outcome_of,
+    run_callback,
+)
 
 log = logging.getLogger("taskshed.workers")
 run_log = logging.getLogger("taskshed.runs")
@@ -140,7 +147,9 @@ class BaseWorker:
         self._rng = random.Random()
         self._signatures = Signatures()
 
-        self._running: dict[asyncio.Task[None], Claim] = {}  # every claim being executed
+        # Every claim being executed, by id(claim), with the asyncio task running it: a
+        # run finds its own entry without asking asyncio for the current task.
+        self._running: dict[int, tuple[asyncio.Task[None], Claim]] = {}
         self._held: dict[_HeldKey, Claim] = {}
         self._held_lock = threading.Lock()
         self._to_complete: list[Completion] = []
@@ -477,7 +486,10 @@ class BaseWorker:
         running, run = self._running, self._run_claim
         for claim in claims:
             # Each run takes itself off `running` when it ends (see _run_claim).
-            running[asyncio.create_task(run(claim, claim.task.run_at <= surely_past))] = claim
+            running[id(claim)] = (
+                asyncio.create_task(run(claim, claim.task.run_at <= surely_past)),
+                claim,
+            )
             if observed:
                 self._emit("claimed", claim)
         if claims:
@@ -537,20 +549,28 @@ class BaseWorker:
                 self._emit("started", claim, started_at=started)
             timeout = task.timeout or self.options.timeout
             try:
-                outcome = await run_callback(
-                    info.callback,
-                    task,
-                    timeout=timeout.total_seconds() if timeout is not None else None,
-                    executor=None if info.is_async else self._thread_pool(),
-                    awaitable=info.is_async,
-                )
+                if info.is_async and timeout is None:
+                    # run_callback's common case, without its coroutine around the callback's.
+                    try:
+                        await info.callback(**task.kwargs)
+                        outcome = SUCCEEDED
+                    except BaseException as exc:
+                        outcome = outcome_of(exc)
+                else:
+                    outcome = await run_callback(
+                        info.callback,
+                        task,
+                        timeout=timeout.total_seconds() if timeout is not None else None,
+                        executor=None if info.is_async else self._thread_pool(),
+                        awaitable=info.is_async,
+                    )
             except asyncio.CancelledError:
                 # Only shutdown cancels a run: hand the task back untouched.
                 self._to_release.append(claim)
                 raise
             self._finish(claim, outcome, started)
         finally:
-            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._running.pop(id(claim), None)
             self._slot_free.set()
 
     def _finish(self, claim: Claim, outcome: Outcome, started: datetime) -> None:
@@ -843,10 +863,12 @@ class BaseWorker:
     async def _stop_callbacks(self) -> None:
         if not self._running:
             return
-        _, pending = await asyncio.wait(list(self._running), timeout=self.shutdown_timeout)
+        claims = dict(self._running.values())
+        _, pending = await asyncio.wait(list(claims), timeout=self.shutdown_timeout)
         if not pending:
             return
-        cancelled = sorted(self._running[task].task_id for task in pending if task in self._running)
+        running = self._running
+        cancelled = sorted(claims[task].task_id for task in pending if id(claims[task]) in running)
         log.info(
             "worker %s: shutdown timeout: cancelling %d running callback(s): %s",
             self.worker_id,
@@ -857,8 +879,8 @@ class BaseWorker:
             task.cancel()
         _, stuck = await asyncio.wait(pending, timeout=self.options.shutdown_grace.total_seconds())
         for task in stuck:
-            claim = self._running.get(task)
-            if claim is None:
+            claim = claims[task]
+            if id(claim) not in running:
                 continue
             log.error(
                 "worker %s: callback %r of task %r ignored cancellation for %.1f s and is "
@@ -869,7 +891,7 @@ class BaseWorker:
                 self.options.shutdown_grace.total_seconds(),
             )
             self._forget(claim)
-            self._running.pop(task, None)
+            running.pop(id(claim), None)
 
     async def _release_unstarted(self) -> None:
         """Hand back what was claimed but not run (cancelled, or claimed while stopping)."""

@@ -142,25 +142,40 @@ async def run_callback(
         else:
             async with deadline:
                 await pending
-    except asyncio.CancelledError as exc:
+    except BaseException as exc:
+        return outcome_of(exc, deadline, timeout)
+    return SUCCEEDED
+
+
+def outcome_of(
+    exc: BaseException, deadline: asyncio.Timeout | None = None, timeout: float | None = None
+) -> Outcome:
+    """How a run that raised ``exc`` ended (call it in the ``except`` block).
+
+    Re-raises what is not the callback's own doing: ``CancelledError`` while
+    the current task itself is being cancelled (shutdown), and base exceptions
+    such as ``KeyboardInterrupt``. ``deadline``/``timeout``: the run's
+    ``asyncio.timeout`` and its seconds, if it had one.
+    """
+    if isinstance(exc, asyncio.CancelledError):
         current = asyncio.current_task()
         if current is not None and current.cancelling():
-            raise
+            raise exc
         return Outcome("failed", exc)
-    except TimeoutError as exc:
+    if isinstance(exc, TimeoutError):
         if deadline is not None and deadline.expired():
             return Outcome(
                 "timed_out",
                 TaskTimeoutError(f"the callback ran longer than its {timeout:g} s timeout"),
             )
         return Outcome("failed", exc)
-    except Retry as exc:
+    if isinstance(exc, Retry):
         return Outcome("retry", exc, exc.delay)
-    except Abort as exc:
+    if isinstance(exc, Abort):
         return Outcome("abort", exc)
-    except Exception as exc:
+    if isinstance(exc, Exception):
         return Outcome("failed", exc)
-    return SUCCEEDED
+    raise exc
 
 
 def _required(executor: concurrent.futures.Executor | None) -> concurrent.futures.Executor:
