@@ -35,7 +35,8 @@ class StoreClock:
         self._warned = False
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        offset = self.offset
+        return datetime.now(UTC) + offset if offset else datetime.now(UTC)
 
     def local(self, instant: datetime) -> float:
         """Seconds from now (on this host's clock) until the store's ``instant``."""

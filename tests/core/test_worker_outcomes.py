@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pluggy
 import pytest
 
 from taskshed.claims import Claim
@@ -423,3 +424,83 @@ async def test_subscriptions_made_before_start_hear_the_events_and_can_be_undone
     assert "started:t" in early, early
     # (The worker's own "started" event may come before the unsubscribe; no task event may.)
     assert not {"claimed", "succeeded"} & set(dropped), dropped
+
+
+# A one-off's success is settled without a second reading of the clock when nobody is told
+# when it ended (no INFO run log, no event observer). These pin the cases that still are.
+
+
+def _bare() -> pluggy.PluginManager:
+    """No plugins: no event observer (this venv has the Prometheus plugin, which observes)."""
+    return pluggy.PluginManager("taskshed")
+
+
+async def _run_one(store: InMemoryDataStore, job: Any, **options: Any) -> None:
+    worker = EventDrivenWorker({"job": job}, store, plugin_manager=_bare(), **options)
+    await worker.start()
+    try:
+        await store.add_tasks([Task(callback="job", task_id="t")])
+        await worker.update_schedule()
+
+        async def recorded() -> bool:
+            found = await store.fetch_tasks(["t"])
+            return not found or found[0].failed_at is not None
+
+        await wait_until(recorded, timeout=10, what="the outcome recorded")
+    finally:
+        await worker.shutdown()
+
+
+async def test_a_failed_one_off_is_logged_and_kept_as_failed_when_it_ended(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At the default WARNING level too: a failure is never settled the quiet way."""
+    caplog.set_level(logging.WARNING, logger="taskshed")
+
+    async def job() -> None:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("broken (expected by the test)")
+
+    store = InMemoryDataStore()
+    await _run_one(store, job, max_attempts=1)
+    [task] = await store.fetch_tasks(["t"])
+    assert task.failed_at is not None and task.last_run_at is not None
+    assert task.failed_at - task.last_run_at >= timedelta(seconds=0.04), "failed_at is not its end"
+    errors = [r for r in caplog.records if r.name == "taskshed.runs" and r.levelno == logging.ERROR]
+    assert errors and "RuntimeError: broken" in errors[0].getMessage()
+
+
+async def test_a_one_off_s_success_is_logged_with_its_duration_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="taskshed.runs")
+
+    async def job() -> None:
+        await asyncio.sleep(0.05)
+
+    await _run_one(InMemoryDataStore(), job)
+    [line] = [r for r in caplog.records if r.name == "taskshed.runs"]
+    assert "succeeded" in line.getMessage()
+    assert line.duration >= 0.04, "the duration is not from the run's end"  # type: ignore[attr-defined]
+
+
+async def test_a_one_off_s_success_reaches_an_observer_with_its_end() -> None:
+    store = InMemoryDataStore()
+    seen: list[Any] = []
+
+    async def job() -> None:
+        await asyncio.sleep(0.05)
+
+    worker = EventDrivenWorker({"job": job}, store, plugin_manager=_bare())
+    worker.subscribe(seen.append)
+    await worker.start()
+    try:
+        await store.add_tasks([Task(callback="job", task_id="t")])
+        await worker.update_schedule()
+        await wait_until(
+            lambda: any(e.kind == "succeeded" for e in seen), timeout=10, what="the event"
+        )
+    finally:
+        await worker.shutdown()
+    [event] = [e for e in seen if e.kind == "succeeded"]
+    assert event.finished_at - event.started_at >= timedelta(seconds=0.04)
