@@ -43,7 +43,7 @@ from taskshed.workers.backoff import Backoff
 from taskshed.workers.clock import StoreClock
 from taskshed.workers.heartbeat import Heartbeat, LoopWatch, find_frame
 from taskshed.workers.options import WorkerOptions
-from taskshed.workers.outcomes import settle
+from taskshed.workers.outcomes import finished_once, settle
 from taskshed.workers.running import (
     SUCCEEDED,
     Callback,
@@ -579,13 +579,22 @@ class BaseWorker:
             and not self._bus.active
             and not run_log.isEnabledFor(logging.INFO)
         )
-        # A one-off's success needs no second reading of the clock unless a log line or an
-        # event says when it ended (settle does not look at `now` for it).
-        finished = started if quiet else self.clock.now()
-        settlement = settle(
-            claim, outcome, started_at=started, now=finished, options=self.options, rng=self._rng
-        )
-        completion = settlement.completion
+        if quiet:
+            # A one-off's success, with no log line or event to say when it ended: no second
+            # reading of the clock, nothing to report.
+            completion = finished_once(claim, started)
+            finished, settlement = started, None
+        else:
+            finished = self.clock.now()
+            settlement = settle(
+                claim,
+                outcome,
+                started_at=started,
+                now=finished,
+                options=self.options,
+                rng=self._rng,
+            )
+            completion = settlement.completion
         self._to_complete.append(completion)
         self._completions_drained.clear()
         self._completions_ready.set()
@@ -596,7 +605,7 @@ class BaseWorker:
                 left = self._linger_until - asyncio.get_running_loop().time()
                 if self.clock.local(completion.next_run_at) - _COMPLETION_LEAD < left:
                     self._completions_urgent.set()
-        if quiet:
+        if settlement is None:
             return
         if outcome.kind == "succeeded":
             if run_log.isEnabledFor(logging.INFO):

@@ -63,6 +63,15 @@ def next_occurrence(task: Task, now: datetime) -> tuple[datetime, datetime | Non
 _SUCCEEDED: tuple[TaskEventKind, ...] = ("succeeded",)
 
 
+def finished_once(claim: Claim, started_at: datetime) -> Completion:
+    """The completion of a run after which the task is done for good: the store deletes it.
+
+    A one-off that succeeded, or a schedule past its last occurrence; only the
+    fields that say so are set.
+    """
+    return Completion(claim.task.task_id, claim.token, None, last_run_at=started_at)
+
+
 def settle(
     claim: Claim,
     outcome: Outcome,
@@ -78,8 +87,7 @@ def settle(
     if outcome.kind == "succeeded":
         following = next_occurrence(task, now) if task.run_type != "once" else None
         if following is None:
-            # Done for good: the store deletes it (only the fields that say so are set).
-            completion = Completion(task.task_id, claim.token, None, last_run_at=started_at)
+            completion = finished_once(claim, started_at)
         else:
             completion = Completion(
                 task.task_id,
