@@ -287,7 +287,9 @@ async def cut_notifier_connections(store: str, params: dict[str, Any], pid: int)
 
 
 async def burst_floor(store: str, n: int) -> dict[str, float]:
-    """MariaDB: the raw-driver floor of a burst of ``n`` (see ``floor_mariadb``); else nothing."""
+    """The floor of a burst of ``n``: MariaDB's raw driver (``floor_mariadb``); memory's loop."""
+    if store == "memory":
+        return await _loop_floor(n)
     if store != "mariadb":
         return {}
     metrics: dict[str, float] = {}
@@ -312,6 +314,36 @@ async def burst_floor(store: str, n: int) -> dict[str, float]:
     finally:
         await datastore.shutdown()
     return metrics
+
+
+async def _loop_floor(n: int, batch: int = 100) -> dict[str, float]:
+    """A bare asyncio loop's share of a burst: ``n`` no-op callbacks, each in a task of its own.
+
+    ``batch`` tasks are created, then the loop is let run them, as a worker
+    with its default concurrency of 100 does; no store, no claims, no
+    bookkeeping. Any worker that runs each callback as an asyncio task of its
+    own (ours does, and so does the reference) pays at least this.
+    """
+    seen: set[int] = set()
+    done = asyncio.Event()
+
+    async def bench(i: int) -> None:
+        seen.add(i)
+        if len(seen) >= n:
+            done.set()
+
+    loop = asyncio.get_running_loop()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for start in range(0, n, batch):
+        # Referenced while they run (no-op callbacks: each batch is done when sleep(0) returns).
+        batch_tasks = [loop.create_task(bench(i)) for i in range(start, min(n, start + batch))]
+        await asyncio.sleep(0)
+    await done.wait()
+    del batch_tasks
+    return {
+        "floor_loop_wall_s": time.perf_counter() - wall0,
+        "floor_loop_cpu_s": time.process_time() - cpu0,
+    }
 
 
 async def schedule_floor(store: str, n: int) -> dict[str, float]:
