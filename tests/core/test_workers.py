@@ -254,6 +254,25 @@ async def test_event_driven_worker_wakes_when_a_task_is_added_for_sooner():
     await scheduler.shutdown()
 
 
+async def test_event_driven_worker_sleeps_until_the_next_task_not_max_sleep():
+    """Nothing wakes the worker once the task is added: it wakes by itself when the task is due."""
+    ran = asyncio.Event()
+
+    async def job():
+        ran.set()
+
+    store = InMemoryDataStore()
+    worker = EventDrivenWorker({"job": job}, store, max_sleep=timedelta(minutes=10))
+    scheduler = AsyncScheduler(store, worker=worker)
+    await scheduler.start()
+    try:
+        # Due well past the prefetch (50 ms): not claimed by the claim the add wakes it for.
+        await scheduler.add_task("job", utcnow() + timedelta(milliseconds=500), task_id="t")
+        await asyncio.wait_for(ran.wait(), 5)
+    finally:
+        await scheduler.shutdown()
+
+
 def test_durations_may_be_given_in_seconds():
     store = InMemoryDataStore()
     assert PollingWorker({}, store, 0.5, lease=10).lease == timedelta(seconds=10)
