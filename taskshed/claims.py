@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 from taskshed.models import Task
 
@@ -66,7 +67,12 @@ class Completion:
 # descriptor does the same in about half the time. Both classes stay frozen (assigning an
 # attribute raises), and the signatures, defaults, repr, equality and hash are the
 # dataclass's own (tests/core/test_claims.py compares the two).
-_claim_slots = tuple(Claim.__dict__[name].__set__ for name in ("task", "token", "lease_until"))
+def _slot_setters(cls: type) -> tuple[Any, ...]:
+    """Each field's slot descriptor ``__set__``, in the order of the dataclass's fields."""
+    return tuple(cls.__dict__[field.name].__set__ for field in fields(cls))
+
+
+_claim_slots = _slot_setters(Claim)
 
 
 def _claim_init(self: Claim, task: Task, token: str, lease_until: datetime) -> None:
@@ -76,19 +82,7 @@ def _claim_init(self: Claim, task: Task, token: str, lease_until: datetime) -> N
     set_lease(self, lease_until)
 
 
-_completion_slots = tuple(
-    Completion.__dict__[name].__set__
-    for name in (
-        "task_id",
-        "token",
-        "next_run_at",
-        "attempts",
-        "last_error",
-        "last_run_at",
-        "failed_at",
-        "occurrence_at",
-    )
-)
+_completion_slots = _slot_setters(Completion)
 
 
 def _completion_init(

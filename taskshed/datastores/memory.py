@@ -52,6 +52,19 @@ class _Entry:
         return self.task.run_at
 
 
+def _place(target: list[_HeapItem], item: _HeapItem, taken_from: list[_HeapItem] | None) -> None:
+    """Push ``item`` into ``target``; the head of ``taken_from`` (if given) goes.
+
+    Into the heap it leaves, with one sift for both (``heapreplace``).
+    """
+    if taken_from is target:
+        heapq.heapreplace(target, item)
+        return
+    if taken_from is not None:
+        heapq.heappop(taken_from)
+    heapq.heappush(target, item)
+
+
 @dataclass
 class _State:
     """Everything one store holds; shared by the store and its siblings (any thread)."""
@@ -91,13 +104,7 @@ class _State:
             target = heaps[name] = []
             self.heaps.setdefault(name, [])  # every callback with tasks has both heaps
             self.leases.setdefault(name, [])
-        item = (when, version, task.task_id, version)
-        if taken_from is target:
-            heapq.heapreplace(target, item)
-            return
-        if taken_from is not None:
-            heapq.heappop(taken_from)
-        heapq.heappush(target, item)
+        _place(target, (when, version, task.task_id, version), taken_from)
 
     def lease(self, entry: _Entry, *, taken_from: list[_HeapItem]) -> None:
         """:meth:`touch` for an entry just claimed from the head of ``taken_from``.
@@ -112,12 +119,7 @@ class _State:
         assert lease_until is not None
         run_at = task.run_at
         item = (lease_until if lease_until > run_at else run_at, version, task.task_id, version)
-        target = self.leases[task.callback]
-        if taken_from is target:
-            heapq.heapreplace(target, item)
-        else:
-            heapq.heappop(taken_from)
-            heapq.heappush(target, item)
+        _place(self.leases[task.callback], item, taken_from)
 
     def live_head(self, heap: list[_HeapItem]) -> _HeapItem | None:
         """The earliest item of ``heap`` that is not stale (the stale ones before it dropped)."""
@@ -141,11 +143,17 @@ class _State:
         return best
 
 
+def _task_of(fields: dict[str, Any]) -> Task:
+    """A task with exactly these fields, without running its checks again (they passed when
+    the task they come from was made)."""
+    task = object.__new__(Task)
+    task.__dict__ = fields
+    return task
+
+
 def _copy(task: Task) -> Task:
-    """A shallow copy of a task without running its checks again (they passed when it was made)."""
-    twin = object.__new__(Task)
-    twin.__dict__ = task.__dict__.copy()
-    return twin
+    """A shallow copy of a task (see :func:`_task_of`)."""
+    return _task_of(task.__dict__.copy())
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -200,19 +208,17 @@ class InMemoryDataStore(DataStore):
 
     def _materialize(self, entry: _Entry) -> Task:
         stored = entry.task
-        fields = stored.__dict__.copy()  # _copy's way, with the claim's fields set in the copy
+        fields = stored.__dict__.copy()  # one copy, with the claim's fields set in it
         flat = entry.flat
         fields["kwargs"] = (
             flat.copy()
             if flat is not None
             else decode_kwargs(self.serializer, entry.payload, task_id=stored.task_id)
         )
-        if entry.token is not None and entry.lease_until is not None:
+        if entry.claimed:
             fields["claimed_by"] = entry.claimed_by
             fields["lease_until"] = entry.lease_until
-        task = object.__new__(Task)
-        task.__dict__ = fields
-        return task
+        return _task_of(fields)
 
     def _held(self, task_id: str, token: str) -> _Entry | None:
         entry = self._state.entries.get(task_id)

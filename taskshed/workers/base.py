@@ -880,12 +880,14 @@ class BaseWorker:
     async def _stop_callbacks(self) -> None:
         if not self._running:
             return
-        claims = dict(self._running.values())
-        _, pending = await asyncio.wait(list(claims), timeout=self.shutdown_timeout)
+        claim_of = dict(self._running.values())  # asyncio task -> its claim
+        _, pending = await asyncio.wait(list(claim_of), timeout=self.shutdown_timeout)
         if not pending:
             return
         running = self._running
-        cancelled = sorted(claims[task].task_id for task in pending if id(claims[task]) in running)
+        cancelled = sorted(
+            claim_of[task].task_id for task in pending if id(claim_of[task]) in running
+        )
         log.info(
             "worker %s: shutdown timeout: cancelling %d running callback(s): %s",
             self.worker_id,
@@ -896,7 +898,7 @@ class BaseWorker:
             task.cancel()
         _, stuck = await asyncio.wait(pending, timeout=self.options.shutdown_grace.total_seconds())
         for task in stuck:
-            claim = claims[task]
+            claim = claim_of[task]
             if id(claim) not in running:
                 continue
             log.error(
